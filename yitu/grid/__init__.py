@@ -1,0 +1,47 @@
+"""BeiDou grid location code (北斗网格位置码, GB/T 39409-2020): exact, vectorised, complete.
+
+Depends on numpy and shapely only. Scalar functions take and return code strings; the
+vectorised ones (``yitu.grid.vector``) work on numpy arrays and give identical results.
+"""
+
+from yitu.grid.codec2d import Cell, decode, encode, normalize
+from yitu.grid.codec3d import Cell3D, cell3d, code2d_of, decode3d, encode3d, interleave
+from yitu.grid.constants import LEN2D, LEN3D, MAX_LEVEL, UNITS_PER_DEGREE
+from yitu.grid.errors import CoordinateError, GridError, InvalidCodeError
+from yitu.grid.height import Layer, layer_index
+from yitu.grid.intcode import (
+    from_int,
+    int_children,
+    int_descendant_range,
+    int_level,
+    int_parent,
+    to_int,
+)
+
+__all__ = [
+    "LEN2D",
+    "LEN3D",
+    "MAX_LEVEL",
+    "UNITS_PER_DEGREE",
+    "Cell",
+    "Cell3D",
+    "CoordinateError",
+    "GridError",
+    "InvalidCodeError",
+    "Layer",
+    "cell3d",
+    "code2d_of",
+    "decode",
+    "decode3d",
+    "encode",
+    "encode3d",
+    "from_int",
+    "int_children",
+    "int_descendant_range",
+    "int_level",
+    "int_parent",
+    "interleave",
+    "layer_index",
+    "normalize",
+    "to_int",
+]
