@@ -1,0 +1,1 @@
+"""Access: accounts, roles, sessions, the jurisdiction tree (辖区) and masking (脱敏)."""

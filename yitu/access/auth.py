@@ -1,0 +1,148 @@
+"""Login, sessions, lockout (等保 8.1.4.1(b): limit failed logins, log out idle sessions)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from yitu.access.models import AuthSession, User
+from yitu.access.passwords import verify_password
+from yitu.access.principal import Principal
+from yitu.access.roles import Role
+from yitu.access.scope import SCOPE_KEY, UNRESTRICTED, resolve_scope
+from yitu.audit.chain import Actor, Entry
+from yitu.core.clock import as_utc
+from yitu.core.errors import LockedError, UnauthenticatedError
+from yitu.runtime import Platform
+
+# last_seen_at is written at most this often, so a busy client does not write on every request.
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    token: str
+    user_id: int
+    username: str
+    role: str | None
+    must_change_password: bool
+    expires_in_idle_seconds: int
+
+
+def login(platform: Platform, username: str, password: str, client_ip: str) -> LoginResult:
+    settings, now = platform.settings, platform.clock.now()
+    outcome, detail, result, user_id, role = "failed", "wrong username or password", None, None, ""
+    with platform.db.session(**{SCOPE_KEY: UNRESTRICTED}) as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is not None:
+            user_id, role = user.id, user.role or ""
+        if user is not None and user.locked_until and as_utc(user.locked_until) > now:
+            verify_password(None, password)  # same work as a real check: timing reveals nothing
+            outcome, detail = "locked", f"locked until {as_utc(user.locked_until).isoformat()}"
+        elif user is None or not verify_password(user.password_hash, password):
+            if user is not None:
+                user.failed_logins += 1
+                if user.failed_logins >= settings.lockout_threshold:
+                    user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
+                    user.failed_logins = 0
+                    outcome, detail = (
+                        "locked",
+                        f"locked after {settings.lockout_threshold} failures",
+                    )
+        elif not user.active:
+            outcome, detail = "failed", "account disabled"
+        else:
+            user.failed_logins, user.locked_until = 0, None
+            token = secrets.token_urlsafe(32)
+            session.add(
+                AuthSession(
+                    token_hash=hash_token(token),
+                    user_id=user.id,
+                    created_at=now,
+                    last_seen_at=now,
+                    expires_at=now + timedelta(hours=settings.session_max_hours),
+                    client_ip=client_ip,
+                )
+            )
+            outcome = "ok"
+            result = LoginResult(
+                token,
+                user.id,
+                user.username,
+                user.role,
+                user.must_change_password,
+                settings.session_idle_minutes * 60,
+            )
+    actor = Actor(user_id=user_id, username=username[:64], role=role, client_ip=client_ip)
+    if result is not None:
+        platform.audit.record(Entry("login", actor))
+        return result
+    platform.audit.record(Entry("login_failed", actor, success=False, detail=detail))
+    if outcome == "locked":
+        raise LockedError(
+            f"account is locked for {settings.lockout_minutes} minutes after "
+            f"{settings.lockout_threshold} failed logins"
+        )
+    raise UnauthenticatedError("wrong username or password, or the account is disabled")
+
+
+def authenticate(platform: Platform, token: str, client_ip: str) -> Principal:
+    """Resolve a bearer token to a principal, enforcing revocation, idle and absolute expiry."""
+    settings, now = platform.settings, platform.clock.now()
+    ended: str | None = None
+    with platform.db.session(**{SCOPE_KEY: UNRESTRICTED}) as session:
+        row = session.execute(
+            select(AuthSession, User)
+            .join(User, User.id == AuthSession.user_id)
+            .where(AuthSession.token_hash == hash_token(token))
+        ).first()
+        if row is None:
+            raise UnauthenticatedError("session token is not valid")
+        auth, user = row
+        if auth.revoked_at is not None:
+            raise UnauthenticatedError("session has ended: log in again")
+        idle_deadline = as_utc(auth.last_seen_at) + timedelta(minutes=settings.session_idle_minutes)
+        if now >= idle_deadline or now >= as_utc(auth.expires_at) or not user.active:
+            auth.revoked_at = now  # committed as the block ends, then refused below
+            ended = "idle for too long" if now >= idle_deadline else "expired"
+        if ended is None:
+            principal = _principal(session, auth, user, client_ip, now)
+    if ended is not None:
+        raise UnauthenticatedError(f"session {ended}: log in again")
+    return principal
+
+
+def _principal(
+    session: Session, auth: AuthSession, user: User, client_ip: str, now: datetime
+) -> Principal:
+    if now - as_utc(auth.last_seen_at) >= TOUCH_INTERVAL:
+        auth.last_seen_at = now
+    roots = [s.node_id for s in user.scopes]
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        role=Role(user.role) if user.role else None,
+        session_id=auth.id,
+        scope=resolve_scope(session, roots),
+        client_ip=client_ip,
+        must_change_password=user.must_change_password,
+    )
+
+
+def logout(platform: Platform, principal: Principal) -> None:
+    with platform.db.session(**{SCOPE_KEY: UNRESTRICTED}) as session:
+        session.execute(
+            update(AuthSession)
+            .where(AuthSession.id == principal.session_id)
+            .values(revoked_at=platform.clock.now())
+        )
+    platform.audit.record(Entry("logout", principal.actor))

@@ -1,0 +1,85 @@
+"""Jurisdiction scoping, enforced once, in the query layer.
+
+Every business table mixes in :class:`Jurisdictional`. A listener on every ORM ``SELECT``,
+``UPDATE`` and ``DELETE`` adds ``node_id IN (nodes the session may see)`` for each such table,
+whatever the endpoint, filter, sort, count or relationship load. A session that was not told
+its scope sees nothing (fail closed); only trusted code (CLI, migrations, seeding) opens a
+session with :data:`UNRESTRICTED`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ForeignKey, Integer, event, false, or_, select
+from sqlalchemy.orm import (
+    Mapped,
+    ORMExecuteState,
+    Session,
+    declared_attr,
+    mapped_column,
+    with_loader_criteria,
+)
+
+from yitu.access.models import JurisdictionNode
+
+SCOPE_KEY = "yitu.scope"
+
+
+class Jurisdictional:
+    """Mixin for records that belong to a place in the jurisdiction tree."""
+
+    @declared_attr
+    def node_id(cls) -> Mapped[int]:  # noqa: N805 - declared_attr receives the class
+        return mapped_column(Integer, ForeignKey("jurisdiction_nodes.id"), index=True)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The jurisdiction nodes (ids) one principal may see: their scope roots and all below."""
+
+    node_ids: frozenset[int]
+
+    def contains(self, node_id: int) -> bool:
+        return node_id in self.node_ids
+
+
+class _Unrestricted:
+    def __repr__(self) -> str:
+        return "UNRESTRICTED"
+
+
+UNRESTRICTED = _Unrestricted()
+
+
+def resolve_scope(session: Session, root_ids: list[int]) -> Scope:
+    """Expand scope roots to every node beneath them (one query on the path prefix)."""
+    if not root_ids:
+        return Scope(frozenset())
+    roots = select(JurisdictionNode.path).where(JurisdictionNode.id.in_(root_ids))
+    paths = [p for (p,) in session.execute(roots.execution_options(yitu_trusted=True))]
+    if not paths:
+        return Scope(frozenset())
+    query = select(JurisdictionNode.id).where(
+        or_(*[JurisdictionNode.path.startswith(p) for p in paths])
+    )
+    return Scope(frozenset(session.scalars(query.execution_options(yitu_trusted=True))))
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _apply_scope(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.execution_options.get("yitu_trusted"):
+        return
+    scope = state.session.info.get(SCOPE_KEY)
+    if scope is UNRESTRICTED:
+        return
+    if isinstance(scope, Scope):
+        visible = sorted(scope.node_ids)
+        criteria = with_loader_criteria(
+            Jurisdictional, lambda cls: cls.node_id.in_(visible), include_aliases=True
+        )
+    else:
+        criteria = with_loader_criteria(Jurisdictional, lambda cls: false(), include_aliases=True)
+    state.statement = state.statement.options(criteria)

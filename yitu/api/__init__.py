@@ -1,0 +1,1 @@
+"""The HTTP layer shared by all domains: app factory, problem responses, middleware, local docs."""

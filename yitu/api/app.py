@@ -1,0 +1,50 @@
+"""The FastAPI application: every domain's router under ``/api/v1``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from yitu import __version__
+from yitu.access.api import auth_router, tree_router, users_router
+from yitu.api import docs, problems
+from yitu.api.middleware import BodyLimit, RequestContext
+from yitu.audit.api import router as audit_router
+from yitu.people.api import router as people_router
+from yitu.runtime import Platform
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(platform: Platform) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        platform.db.dispose()
+
+    app = FastAPI(
+        title="yitu (一图)",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        lifespan=lifespan,
+        description="One map for county-level grassroots governance.",
+    )
+    app.state.platform = platform
+    api = APIRouter(prefix=API_PREFIX)
+    for router in (auth_router, users_router, tree_router, people_router, audit_router):
+        api.include_router(router)
+
+    @api.get("/health", tags=["meta"], summary="Liveness")
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    app.include_router(api)
+    problems.install(app)
+    docs.install(app)
+    app.add_middleware(BodyLimit, max_bytes=platform.settings.max_body_bytes)
+    app.add_middleware(RequestContext)
+    return app

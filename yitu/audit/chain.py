@@ -1,0 +1,199 @@
+"""Append to and verify the HMAC chain.
+
+Each record's MAC is HMAC-SHA256(key, canonical JSON of the record including its ``seq`` and the
+previous record's MAC). An edit breaks that record's MAC; a deletion or insertion breaks the
+sequence and the link; a reorder breaks both. Tail truncation is caught against an anchor
+(``yitu audit head`` printed and kept elsewhere, then ``yitu audit verify --anchor``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from hashlib import sha256
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+
+from yitu.audit.keys import AuditKey
+from yitu.audit.models import AuditEvent
+from yitu.core.clock import Clock, SystemClock
+from yitu.core.db import Database
+from yitu.core.logs import request_id_var
+
+log = logging.getLogger(__name__)
+
+GENESIS = "0" * 64
+CHAINED_FIELDS = (
+    "seq",
+    "event_time",
+    "actor_user_id",
+    "actor_username",
+    "actor_role",
+    "session_id",
+    "client_ip",
+    "request_id",
+    "action",
+    "object_type",
+    "object_ids",
+    "fields",
+    "purpose",
+    "reason",
+    "success",
+    "detail",
+    "key_id",
+    "prev_mac",
+)
+
+
+@dataclass
+class Actor:
+    user_id: int | None = None
+    username: str = ""
+    role: str = ""
+    session_id: int | None = None
+    client_ip: str = ""
+
+
+@dataclass
+class Entry:
+    action: str
+    actor: Actor = field(default_factory=Actor)
+    object_type: str = ""
+    object_ids: list[Any] = field(default_factory=list)
+    fields: list[str] = field(default_factory=list)
+    purpose: str = ""
+    reason: str = ""
+    success: bool = True
+    detail: str = ""
+
+
+def compute_mac(key: bytes, values: dict[str, Any]) -> str:
+    canonical = json.dumps(
+        {k: values[k] for k in CHAINED_FIELDS},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hmac.new(key, canonical.encode(), sha256).hexdigest()
+
+
+def _row_values(event: AuditEvent) -> dict[str, Any]:
+    return {k: getattr(event, k) for k in CHAINED_FIELDS}
+
+
+class AuditLog:
+    """The only writer of ``audit_events``. Appends are serialised so the chain stays linear."""
+
+    _lock = threading.Lock()  # one process; PostgreSQL also takes an advisory lock across processes
+
+    def __init__(self, db: Database, key: AuditKey, clock: Clock | None = None) -> None:
+        self.db = db
+        self.key = key
+        self.clock = clock or SystemClock()
+
+    def record(self, entry: Entry) -> int:
+        for attempt in range(5):
+            try:
+                with self._lock:
+                    return self._append(entry)
+            except IntegrityError:  # another process took the same seq: re-read the head
+                log.warning("audit append raced (attempt %d), retrying", attempt + 1)
+        raise RuntimeError("could not append to the audit log")
+
+    def _append(self, entry: Entry) -> int:
+        with self.db.session() as session:
+            if self.db.dialect == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(7135001)"))
+            head = session.execute(
+                select(AuditEvent.seq, AuditEvent.mac).order_by(AuditEvent.seq.desc()).limit(1)
+            ).first()
+            seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+            values: dict[str, Any] = {
+                "seq": seq,
+                "event_time": self.clock.now().isoformat(timespec="microseconds"),
+                "actor_user_id": entry.actor.user_id,
+                "actor_username": entry.actor.username,
+                "actor_role": entry.actor.role,
+                "session_id": entry.actor.session_id,
+                "client_ip": entry.actor.client_ip,
+                "request_id": request_id_var.get(),
+                "action": entry.action,
+                "object_type": entry.object_type,
+                "object_ids": json.dumps(entry.object_ids, separators=(",", ":")),
+                "fields": json.dumps(sorted(entry.fields), separators=(",", ":")),
+                "purpose": entry.purpose,
+                "reason": entry.reason,
+                "success": entry.success,
+                "detail": entry.detail,
+                "key_id": self.key.key_id,
+                "prev_mac": prev,
+            }
+            values["mac"] = compute_mac(self.key.secret, values)
+            session.add(AuditEvent(**values))
+        return seq
+
+    def head(self) -> tuple[int, str] | None:
+        with self.db.session() as session:
+            row = session.execute(
+                select(AuditEvent.seq, AuditEvent.mac).order_by(AuditEvent.seq.desc()).limit(1)
+            ).first()
+        return (row[0], row[1]) if row else None
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+    first_bad_id: int | None = None
+    problem: str = ""
+
+
+def verify_events(
+    events: Iterable[AuditEvent], key: AuditKey, anchor: tuple[int, str] | None = None
+) -> VerifyResult:
+    """Walk the log in physical (id) order and name the first record that breaks the chain."""
+    prev_mac, expected_seq, checked = GENESIS, 1, 0
+    anchor_seen = anchor is None
+
+    def bad(ev: AuditEvent, problem: str) -> VerifyResult:
+        return VerifyResult(False, checked, ev.seq, ev.id, problem)
+
+    for ev in events:
+        if ev.key_id != key.key_id:
+            return bad(ev, f"record was written with key {ev.key_id}, not the key given")
+        if not hmac.compare_digest(compute_mac(key.secret, _row_values(ev)), ev.mac):
+            return bad(ev, "MAC does not match the record: it was edited or forged")
+        if ev.seq != expected_seq:
+            kind = "deleted" if ev.seq > expected_seq else "inserted or reordered"
+            return bad(ev, f"expected seq {expected_seq}, found {ev.seq}: records {kind}")
+        if ev.prev_mac != prev_mac:
+            return bad(ev, "link to the previous record is broken: records deleted or reordered")
+        if anchor and ev.seq == anchor[0]:
+            if not hmac.compare_digest(ev.mac, anchor[1]):
+                return bad(ev, "record differs from the anchor kept outside the database")
+            anchor_seen = True
+        prev_mac, expected_seq, checked = ev.mac, expected_seq + 1, checked + 1
+    if not anchor_seen and anchor is not None:
+        return VerifyResult(
+            False,
+            checked,
+            anchor[0],
+            None,
+            f"log ends at seq {expected_seq - 1}, before the anchor seq {anchor[0]}: tail deleted",
+        )
+    return VerifyResult(True, checked)
+
+
+def verify(db: Database, key: AuditKey, anchor: tuple[int, str] | None = None) -> VerifyResult:
+    with db.session() as session:
+        rows = session.scalars(
+            select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)
+        )
+        return verify_events(rows, key, anchor)

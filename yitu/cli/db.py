@@ -1,0 +1,24 @@
+"""``yitu db``: schema migrations."""
+
+from __future__ import annotations
+
+import typer
+
+from yitu.core.migrate import upgrade as alembic_upgrade
+from yitu.core.settings import get_settings
+
+app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+
+
+@app.command()
+def upgrade(revision: str = typer.Argument("head", help="target revision")) -> None:
+    """Migrate the database in YITU_DATABASE_URL (default ./data/yitu.db) to REVISION."""
+    settings = get_settings()
+    alembic_upgrade(settings.resolved_database_url, revision)
+    typer.echo(f"database at {revision}: {_redacted(settings.resolved_database_url)}")
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

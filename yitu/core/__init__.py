@@ -1,0 +1,1 @@
+"""Platform core: settings, database, errors, clock, work calendar. Imports no domain package."""

@@ -1,0 +1,76 @@
+"""Database engine and sessions. SQLite (WAL) embedded by default; PostgreSQL in production."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+# Stable constraint names so Alembic migrations are identical on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(
+        "PRAGMA synchronous=NORMAL"
+    )  # WAL + NORMAL: durable at checkpoint, no fsync per commit
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine; for SQLite make the parent directory and switch on WAL and foreign keys."""
+    parsed = make_url(url)
+    # hide_parameters: a failing statement's error text must never carry an ID number or phone.
+    kwargs: dict[str, Any] = {"hide_parameters": True, "future": True}
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, **kwargs)
+
+
+class Database:
+    """One engine plus its session factory; the FastAPI app and the CLI each hold one."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self, **info: Any) -> Iterator[Session]:
+        """A transaction: committed on success, rolled back on any error."""
+        with self.sessions() as session:
+            session.info.update(info)
+            with session.begin():
+                yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
