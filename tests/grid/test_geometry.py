@@ -34,8 +34,13 @@ TABLE1_3D = "N036J0093000780B3010010520430140"
 
 
 def signed_area(ring: list[list[float]]) -> float:
-    """Shoelace area: positive for a counter-clockwise ring."""
-    return sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in itertools.pairwise(ring)) / 2
+    """Shoelace area: positive for a counter-clockwise ring.
+
+    Relative to the first vertex, so a 1/2048″ cell near 180° does not cancel to zero.
+    """
+    ox, oy = ring[0]
+    pts = [(x - ox, y - oy) for x, y in ring]
+    return sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in itertools.pairwise(pts)) / 2
 
 
 # --- 2D / 3D detection -----------------------------------------------------------------------
