@@ -644,8 +644,6 @@ def _height_chars(n: np.ndarray, level: int, profile: str) -> np.ndarray:
 def encode3d_str(lon: npt.ArrayLike, lat: npt.ArrayLike, height: npt.ArrayLike,
                  level: int = MAX_LEVEL, profile: str = "gb") -> np.ndarray:
     """3D code strings (``S{len}``) of points with geodetic heights in metres."""
-    from yitu.grid.codec3d import split3d
-    from yitu.grid.constants import LEN3D
     from yitu.grid.height import check_profile, layer_index
 
     check_profile(profile)
@@ -653,16 +651,36 @@ def encode3d_str(lon: npt.ArrayLike, lat: npt.ArrayLike, height: npt.ArrayLike,
     code2d = encode_str(lon, lat, level).view(np.uint8).reshape(-1, LEN2D[level])
     if h.size != code2d.shape[0]:
         raise CoordinateError(f"height array has {h.size} items, points have {code2d.shape[0]}")
-    hchars = _height_chars(layer_index(h), level, profile)
-    # column maps of the interleaving, taken from the scalar splitter on a template code
+    return interleave_bytes(code2d, _height_chars(layer_index(h), level, profile), level)
+
+
+@cache
+def _interleave_columns(level: int) -> tuple[list[int], list[int]]:
+    """Columns of the 3D code taken by the 2D characters and by the height characters."""
+    from yitu.grid.codec3d import split3d
+    from yitu.grid.constants import LEN3D
+
     template = "".join(chr(0x4E00 + i) for i in range(LEN3D[level]))  # distinct characters
     parts2d, heights, positions = split3d(template)
     pos2d = [template.index(ch) for ch in parts2d]
     posh = [p - 1 + k for p, hc in zip(positions, heights, strict=True) for k in range(len(hc))]
+    return pos2d, posh
+
+
+def interleave_bytes(code2d: np.ndarray, height_chars: np.ndarray, level: int) -> np.ndarray:
+    """3D code strings from (n, len2d) code bytes and (n, lenh) height-part bytes."""
+    from yitu.grid.constants import LEN3D
+
+    pos2d, posh = _interleave_columns(level)
     out = np.empty((code2d.shape[0], LEN3D[level]), dtype=np.uint8)
     out[:, pos2d] = code2d
-    out[:, posh] = hchars
+    out[:, posh] = height_chars
     return out.view(f"S{LEN3D[level]}").reshape(-1)
+
+
+def layer_chars(n: npt.ArrayLike, level: int, profile: str = "gb") -> np.ndarray:
+    """(len(n), chars) bytes of the height part at ``level`` for level-10 layer indices n."""
+    return _height_chars(np.asarray(n, dtype=np.int64).reshape(-1), level, profile)
 
 
 def layer_indices(height: npt.ArrayLike) -> np.ndarray:
