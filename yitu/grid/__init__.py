@@ -45,3 +45,55 @@ __all__ = [
     "normalize",
     "to_int",
 ]
+
+# --- hierarchy, geometry, reference codes ---
+from yitu.grid.geometry import (
+    cell_bbox,
+    cell_centre,
+    cell_geojson,
+    cell_polygon,
+    cells_geojson,
+    code_dims,
+)
+from yitu.grid.hierarchy import (
+    DIRECTIONS,
+    children,
+    children3d,
+    distance_m,
+    from_lattice,
+    grid_distance,
+    k_ring,
+    lattice_position,
+    neighbour,
+    neighbours,
+    parent,
+    parent3d,
+    vertical_neighbours,
+)
+from yitu.grid.reference import dereference, refer, resolve_short_code, short_code
+
+__all__ += [
+    "DIRECTIONS",
+    "cell_bbox",
+    "cell_centre",
+    "cell_geojson",
+    "cell_polygon",
+    "cells_geojson",
+    "children",
+    "children3d",
+    "code_dims",
+    "dereference",
+    "distance_m",
+    "from_lattice",
+    "grid_distance",
+    "k_ring",
+    "lattice_position",
+    "neighbour",
+    "neighbours",
+    "parent",
+    "parent3d",
+    "refer",
+    "resolve_short_code",
+    "short_code",
+    "vertical_neighbours",
+]
