@@ -1,11 +1,17 @@
 """Covers: the cells of one level that a geometry touches, compact mixed-level covers, 3D covers
 and the integer code ranges for SQL range queries.
 
-Semantics: a cell is in the cover of a geometry when it *owns* a point of the geometry under the
-codec's rule (cells are closed on the side nearest (0°, 0°), open on the far side). So every
-point of the geometry encodes into a cell of its cover, and every cover cell holds a point of
-the geometry. (Where the geometry only grazes a row's far edge the scanline may add that cell
-too: a superset along measure-zero boundaries, never a missing cell.)
+Semantics:
+
+* **areas** (polygons): a cell is in the cover when it shares area with the polygon (their
+  interiors meet). Touching along an edge or at a corner does not count, so the cover of a
+  cell's own polygon is that cell, and covers of adjacent polygons do not overlap needlessly.
+  Overlaps thinner than 1e-6 units (1.4e-13°, the rounding of a cell edge written as a
+  double) count as touching: a polygon built from a cell's float bbox covers that cell only.
+* **lines and points**: a cell is in the cover when it *owns* a point of the geometry under the
+  codec's rule (cells are closed on the side nearest (0°, 0°), open on the far side), so every
+  point of the geometry encodes into a cell of its cover. (Where a line only grazes a row's far
+  edge the scanline may add that cell too: a superset along measure-zero boundaries.)
 
 Algorithm: split the geometry by hemisphere quadrant and fold it to |lon|, |lat|; cut it into
 the cell rows of the level with one vectorised shapely intersection; each connected piece of a
@@ -99,12 +105,21 @@ def _exact_units(degrees: float) -> int:
     return codec2d.folded_units(codec2d.exact_decimal(degrees, "coordinate"))
 
 
-def _runs(folded: BaseGeometry, level: int, max_cells: int) -> tuple[np.ndarray, ...]:
-    """(row, first column, last column) runs of cells owning points of a folded geometry."""
+#: Areal overlaps thinner than this many units are edge contact (float rounding of an edge).
+_AREA_EPS = 1e-6
+
+
+def _runs(folded: BaseGeometry, level: int, max_cells: int,
+          areal: bool) -> tuple[np.ndarray, ...]:
+    """(row, first column, last column) runs of the cover cells of a folded geometry."""
     w, h = SIZE_LON[level], SIZE_LAT[level]
     xmin, ymin, xmax, ymax = folded.bounds
-    r0 = _exact_units(ymin) // h
-    r1 = min(_exact_units(ymax), POLAR_LIMIT_DEG * _K - 1) // h
+    if areal:  # rows whose interior meets the area
+        r0 = int(np.floor((ymin * _K + _AREA_EPS) / h))
+        r1 = int(np.ceil((ymax * _K - _AREA_EPS) / h)) - 1
+    else:  # rows owning a point
+        r0 = _exact_units(ymin) // h
+        r1 = min(_exact_units(ymax), POLAR_LIMIT_DEG * _K - 1) // h
     rows = np.arange(r0, r1 + 1, dtype=np.int64)
     estimate = rows.size * ((_exact_units(xmax) - _exact_units(xmin)) // w + 1)
     if folded.area > 0 and estimate > 4 * max_cells:
@@ -117,7 +132,13 @@ def _runs(folded: BaseGeometry, level: int, max_cells: int) -> tuple[np.ndarray,
         return (np.empty(0, np.int64),) * 3
     b = shapely.bounds(parts)
     row = rows[owner]
-    # a piece lying only on its row's far (top) edge belongs to the next row
+    if areal:  # columns whose interior meets a piece's interior; slivers give hi < lo
+        keep = (b[:, 3] - b[:, 1]) * _K > _AREA_EPS
+        b, row = b[keep], row[keep]
+        lo = np.floor((b[:, 0] * _K + _AREA_EPS) / w).astype(np.int64)
+        hi = np.ceil((b[:, 2] * _K - _AREA_EPS) / w).astype(np.int64) - 1
+        return row, lo, hi
+    # lines and points: a piece lying only on its row's far (top) edge belongs to the next row
     keep = b[:, 1] < (row + 1) * h / _K
     b, row = b[keep], row[keep]
     lo = vector._units(b[:, 0], codec2d.lon_units) // w
@@ -142,24 +163,32 @@ def cover_cells(geometry: BaseGeometry | Mapping[str, Any], level: int,
     geometry in the polar caps (|lat| ≥ 88°) is outside the code's domain and ignored.
     """
     codec2d.check_level(level)
-    geom = shapely.intersection(as_geometry(geometry), _WORLD)
+    geom = as_geometry(geometry)
+    parts = shapely.get_parts(geom)  # flattens multi-parts and collections
+    dims = shapely.get_dimensions(parts)
+    groups = [(shapely.union_all(parts[dims == 2]), True), (shapely.union_all(parts[dims < 2]),
+                                                             False)]
     out = []
     w, h = SIZE_LON[level], SIZE_LAT[level]
-    for east, north, sx, sy, quad in _QUADRANTS:
-        part = shapely.intersection(geom, quad)
-        if part.is_empty:
-            continue
-        row, lo, hi = _runs(_fold(part, sx, sy), level, max_cells)
-        if row.size == 0:
-            continue
-        total = int((hi - lo + 1).sum())
-        if total > max_cells:
-            raise GridError(f"cover at level {level} has {total} cells, above max_cells "
-                            f"{max_cells}; use a coarser level or a compact cover")
-        rows, cols = _expand(row, lo, hi)
-        n = rows.size
-        out.append(vector.int_from_units(np.full(n, east), np.full(n, north),
-                                         cols * w, rows * h, level))
+    for group, areal in groups:
+        group = shapely.intersection(group, _WORLD)
+        for east, north, sx, sy, quad in _QUADRANTS:
+            part = shapely.intersection(group, quad)
+            if part.is_empty:
+                continue
+            row, lo, hi = _runs(_fold(part, sx, sy), level, max_cells, areal)
+            keep = hi >= lo
+            row, lo, hi = row[keep], lo[keep], hi[keep]
+            if row.size == 0:
+                continue
+            total = int((hi - lo + 1).sum())
+            if total > max_cells:
+                raise GridError(f"cover at level {level} has {total} cells, above max_cells "
+                                f"{max_cells}; use a coarser level or a compact cover")
+            rows, cols = _expand(row, lo, hi)
+            n = rows.size
+            out.append(vector.int_from_units(np.full(n, east), np.full(n, north),
+                                             cols * w, rows * h, level))
     if not out:
         return np.empty(0, dtype=np.int64)
     return sorted_unique(np.concatenate(out))

@@ -223,7 +223,9 @@ def parse_layer(
     if profile == "c14":
         if layer.below and level == MAX_LEVEL and value == 0:
             raise InvalidCodeError(f"invalid 3D code {code!r}: '-0' is not a level-10 c14 layer")
+        # a coarse c14 layer may straddle the domain's edge (2^k layers do not divide 256·K);
+        # it is invalid only when it holds no level-10 layer of the domain
         lo, hi = layer.index_range
-        if lo < -N_LAYERS or hi > N_LAYERS:
+        if lo >= N_LAYERS or hi <= -N_LAYERS:
             raise InvalidCodeError(f"invalid 3D code {code!r}: height layer outside the domain")
     return layer
