@@ -81,7 +81,12 @@ def set_grants(session: Session, user: User, role: Role | None, scope_codes: lis
     validate_grants(role, scope_codes)
     nodes = [get_node(session, code) for code in scope_codes]
     user.role = role.value if role else None
-    user.scopes = [UserScope(node_id=n.id) for n in {n.id: n for n in nodes}.values()]
+    wanted = {n.id for n in nodes}
+    # Keep unchanged rows: deleting and re-adding one would collide on (user_id, node_id).
+    user.scopes = [s for s in user.scopes if s.node_id in wanted]
+    session.flush()
+    have = {s.node_id for s in user.scopes}
+    user.scopes.extend(UserScope(node_id=node_id) for node_id in sorted(wanted - have))
     session.flush()
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import getpass
 
 from yitu.audit.chain import Actor
-from yitu.core.settings import Settings, get_settings
+from yitu.core.settings import Settings
 from yitu.runtime import Platform
 
 
 def platform(settings: Settings | None = None) -> Platform:
-    return Platform.build(settings or get_settings())
+    return Platform.build(settings or Settings())
 
 
 def cli_actor() -> Actor:

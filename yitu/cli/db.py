@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from yitu.core.migrate import upgrade as alembic_upgrade
-from yitu.core.settings import get_settings
+from yitu.core.settings import Settings
 
 app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 
@@ -13,7 +13,7 @@ app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=
 @app.command()
 def upgrade(revision: str = typer.Argument("head", help="target revision")) -> None:
     """Migrate the database in YITU_DATABASE_URL (default ./data/yitu.db) to REVISION."""
-    settings = get_settings()
+    settings = Settings()
     alembic_upgrade(settings.resolved_database_url, revision)
     typer.echo(f"database at {revision}: {_redacted(settings.resolved_database_url)}")
 

@@ -14,7 +14,7 @@ from yitu.access.scope import SCOPE_KEY, UNRESTRICTED
 from yitu.audit.chain import Entry
 from yitu.cli._common import cli_actor, platform
 from yitu.core.migrate import upgrade
-from yitu.core.settings import get_settings
+from yitu.core.settings import Settings
 
 app = typer.Typer(help="Demo set-up for `make run`.", no_args_is_help=True)
 
@@ -28,7 +28,7 @@ def init() -> None:
     The admin's password is one-time: printed here, to be changed at first login. Rerunning
     prints a fresh one as long as the last one was never used; once changed, it is left alone.
     """
-    settings = get_settings()
+    settings = Settings()
     upgrade(settings.resolved_database_url)
     p = platform(settings)
     one_time = generate_password()

@@ -9,7 +9,7 @@ from yitu.api.app import create_app
 from yitu.cli._common import platform
 from yitu.core.logs import configure_logging
 from yitu.core.migrate import upgrade
-from yitu.core.settings import get_settings
+from yitu.core.settings import Settings
 
 
 def serve(
@@ -18,7 +18,7 @@ def serve(
 ) -> None:
     """Serve the API at http://HOST:PORT (docs at /docs). The embedded SQLite is created and
     migrated on first start; PostgreSQL is migrated explicitly with `yitu db upgrade`."""
-    settings = get_settings()
+    settings = Settings()
     configure_logging(settings.log_level)
     if not settings.database_url:
         upgrade(settings.resolved_database_url)

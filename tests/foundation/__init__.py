@@ -1,0 +1,1 @@
+"""Tests of the platform foundation (core, access, audit, people, API, CLI)."""
