@@ -71,7 +71,7 @@ def lon_units(lon: Number) -> tuple[bool, int]:
     """(east, folded longitude units) of a longitude; ±180° is clamped into the last column."""
     d = exact_decimal(lon, "longitude")
     x = folded_units(d)
-    if x > MAX_LON_UNITS:
+    if abs(d) > 180:  # on the exact value: 180 < |lon| < 180 + 1/2048″ floors to the limit
         raise CoordinateError(f"longitude {lon} is outside [-180, 180]")
     return (not d.is_signed() or d == 0), min(x, MAX_LON_UNITS - 1)
 
