@@ -603,8 +603,8 @@ def neighbours_cmd(
 # --------------------------------------------------------------------------------------------
 @app.command(
     "cover",
-    help="The cells of --level covering a GeoJSON geometry (every cell meeting it). "
-    "Text: one code per line.",
+    help="The cells of --level covering a GeoJSON geometry: cells sharing area with its "
+    "polygons, cells owning points of its lines and points. Text: one code per line.",
 )
 def cover_cmd(
     file: Annotated[
