@@ -171,7 +171,7 @@ def verify_events(
         if not hmac.compare_digest(compute_mac(key.secret, _row_values(ev)), ev.mac):
             return bad(ev, "MAC does not match the record: it was edited or forged")
         if ev.seq != expected_seq:
-            kind = "deleted" if ev.seq > expected_seq else "inserted or reordered"
+            kind = "deleted or reordered" if ev.seq > expected_seq else "inserted or reordered"
             return bad(ev, f"expected seq {expected_seq}, found {ev.seq}: records {kind}")
         if ev.prev_mac != prev_mac:
             return bad(ev, "link to the previous record is broken: records deleted or reordered")
