@@ -81,7 +81,7 @@ def lat_units(lat: Number) -> tuple[bool, int]:
     d = exact_decimal(lat, "latitude")
     y = folded_units(d)
     if y >= MAX_LAT_UNITS:
-        if y > 90 * UNITS_PER_DEGREE:
+        if abs(d) > 90:
             raise CoordinateError(f"latitude {lat} is outside [-90, 90]")
         raise CoordinateError(
             f"latitude {lat} is in the polar cap: |lat| must be below {POLAR_LIMIT_DEG}° "
@@ -160,6 +160,9 @@ class Cell:
     @property
     def centre(self) -> tuple[float, float]:
         """Midpoint (lon, lat) of the cell; it re-encodes to this cell."""
+        if self.level == 0:
+            w, s, e, n = self.bbox
+            return (w + e) / 2, (s + n) / 2
         sx = 1 if self.east else -1
         sy = 1 if self.north else -1
         k = 2 * UNITS_PER_DEGREE

@@ -10,8 +10,8 @@ Semantics:
   double) count as touching: a polygon built from a cell's float bbox covers that cell only.
 * **lines and points**: a cell is in the cover when it *owns* a point of the geometry under the
   codec's rule (cells are closed on the side nearest (0°, 0°), open on the far side), so every
-  point of the geometry encodes into a cell of its cover. (Where a line only grazes a row's far
-  edge the scanline may add that cell too: a superset along measure-zero boundaries.)
+  point of the geometry encodes into a cell of its cover. (Clipping in floating point may add
+  a cell that the geometry misses by less than ~1e-12°: a superset, never a missing cell.)
 
 Algorithm: split the geometry by hemisphere quadrant and fold it to |lon|, |lat|; cut it into
 the cell rows of the level with one vectorised shapely intersection; each connected piece of a
@@ -122,12 +122,14 @@ def _runs(folded: BaseGeometry, level: int, max_cells: int,
         r1 = min(_exact_units(ymax), POLAR_LIMIT_DEG * _K - 1) // h
     rows = np.arange(r0, r1 + 1, dtype=np.int64)
     estimate = rows.size * ((_exact_units(xmax) - _exact_units(xmin)) // w + 1)
-    if folded.area > 0 and estimate > 4 * max_cells:
+    if rows.size > max_cells or (folded.area > 0 and estimate > 4 * max_cells):
         raise GridError(f"cover at level {level} would exceed {max_cells} cells; "
                         "use a coarser level, a compact cover or raise max_cells")
     strips = shapely.box(xmin - 1, rows * h / _K, xmax + 1, (rows + 1) * h / _K)
     pieces = shapely.intersection(folded, strips)
     parts, owner = shapely.get_parts(pieces, return_index=True)
+    solid = ~shapely.is_empty(parts)
+    parts, owner = parts[solid], owner[solid]
     if parts.size == 0:
         return (np.empty(0, np.int64),) * 3
     b = shapely.bounds(parts)
@@ -138,8 +140,10 @@ def _runs(folded: BaseGeometry, level: int, max_cells: int,
         lo = np.floor((b[:, 0] * _K + _AREA_EPS) / w).astype(np.int64)
         hi = np.ceil((b[:, 2] * _K - _AREA_EPS) / w).astype(np.int64) - 1
         return row, lo, hi
-    # lines and points: a piece lying only on its row's far (top) edge belongs to the next row
-    keep = b[:, 1] < (row + 1) * h / _K
+    # lines and points: the strips are float boxes, so a piece touching a strip's edge is kept
+    # only if the exact rule puts some of it in this row (an edge point belongs to one row)
+    keep = vector._units(b[:, 1], codec2d.lat_units) < (row + 1) * h
+    keep &= vector._units(np.minimum(b[:, 3], POLAR_LIMIT_DEG - 1e-9), codec2d.lat_units) >= row * h
     b, row = b[keep], row[keep]
     lo = vector._units(b[:, 0], codec2d.lon_units) // w
     hi = vector._units(np.minimum(b[:, 2], 180.0), codec2d.lon_units) // w
@@ -155,6 +159,34 @@ def _expand(row: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray
     return np.repeat(row, counts), cols
 
 
+def _cover_part(geom: BaseGeometry, level: int, areal: bool, max_cells: int) -> list[np.ndarray]:
+    """Integer codes of the cover of one line or polygon, by hemisphere quadrant."""
+    out = []
+    w, h = SIZE_LON[level], SIZE_LAT[level]
+    geom = shapely.intersection(geom, _WORLD)
+    for east, north, sx, sy, quad in _QUADRANTS:
+        part = shapely.intersection(geom, quad)
+        if part.is_empty:
+            continue
+        west_edge, south_edge = part.bounds[:2]
+        if not areal and ((not north and south_edge == 0.0) or (not east and west_edge == 0.0)):
+            continue  # lies on the equator (prime meridian), which N (E) cells own
+        row, lo, hi = _runs(_fold(part, sx, sy), level, max_cells, areal)
+        keep = hi >= lo
+        row, lo, hi = row[keep], lo[keep], hi[keep]
+        if row.size == 0:
+            continue
+        total = int((hi - lo + 1).sum())
+        if total > max_cells:
+            raise GridError(f"cover at level {level} has {total} cells, above max_cells "
+                            f"{max_cells}; use a coarser level or a compact cover")
+        rows, cols = _expand(row, lo, hi)
+        n = rows.size
+        out.append(vector.int_from_units(np.full(n, east), np.full(n, north),
+                                         cols * w, rows * h, level))
+    return out
+
+
 def cover_cells(geometry: BaseGeometry | Mapping[str, Any], level: int,
                 max_cells: int = DEFAULT_MAX_CELLS) -> np.ndarray:
     """Sorted integer codes of the level-``level`` cells owning points of a geometry.
@@ -163,32 +195,20 @@ def cover_cells(geometry: BaseGeometry | Mapping[str, Any], level: int,
     geometry in the polar caps (|lat| ≥ 88°) is outside the code's domain and ignored.
     """
     codec2d.check_level(level)
-    geom = as_geometry(geometry)
-    parts = shapely.get_parts(geom)  # flattens multi-parts and collections
+    parts = shapely.get_parts(as_geometry(geometry))  # flattens multi-parts and collections
     dims = shapely.get_dimensions(parts)
-    groups = [(shapely.union_all(parts[dims == 2]), True), (shapely.union_all(parts[dims < 2]),
-                                                             False)]
     out = []
-    w, h = SIZE_LON[level], SIZE_LAT[level]
-    for group, areal in groups:
-        group = shapely.intersection(group, _WORLD)
-        for east, north, sx, sy, quad in _QUADRANTS:
-            part = shapely.intersection(group, quad)
-            if part.is_empty:
-                continue
-            row, lo, hi = _runs(_fold(part, sx, sy), level, max_cells, areal)
-            keep = hi >= lo
-            row, lo, hi = row[keep], lo[keep], hi[keep]
-            if row.size == 0:
-                continue
-            total = int((hi - lo + 1).sum())
-            if total > max_cells:
-                raise GridError(f"cover at level {level} has {total} cells, above max_cells "
-                                f"{max_cells}; use a coarser level or a compact cover")
-            rows, cols = _expand(row, lo, hi)
-            n = rows.size
-            out.append(vector.int_from_units(np.full(n, east), np.full(n, north),
-                                             cols * w, rows * h, level))
+    # points, and the vertices of lines, are points of the geometry: encode them exactly (this
+    # also keeps the cells of vanishingly short segments that GEOS may lose when cutting rows)
+    xy = shapely.get_coordinates(parts[dims < 2])
+    xy = xy[np.abs(xy[:, 1]) < POLAR_LIMIT_DEG]
+    if xy.size:
+        out.append(vector.encode_int(xy[:, 0], xy[:, 1], level))
+    # each line and each polygon on its own: scanning the bbox of scattered parts would cost
+    # rows nobody asked for
+    polygons = shapely.get_parts(shapely.union_all(parts[dims == 2])) if (dims == 2).any() else []
+    for part, areal in [*((p, False) for p in parts[dims == 1]), *((p, True) for p in polygons)]:
+        out.extend(_cover_part(part, level, areal, max_cells))
     if not out:
         return np.empty(0, dtype=np.int64)
     return sorted_unique(np.concatenate(out))
@@ -318,3 +338,27 @@ def cover3d(geometry: BaseGeometry | Mapping[str, Any], level: int, bottom: floa
         out.append(vector.interleave_bytes(bytes2d, np.broadcast_to(chars, (cells.size,
                                                                              chars.size)), level))
     return np.concatenate(out) if out else np.empty(0, dtype="S2")
+
+
+def expand(codes: np.ndarray, level: int) -> np.ndarray:
+    """All level-``level`` descendants of integer codes (the inverse of ``compact``), sorted."""
+    codec2d.check_level(level)
+    v = sorted_unique(codes)
+    levels = vector.int_level(v)
+    if (levels > level).any():
+        raise GridError(f"cells finer than level {level} cannot be expanded to it")
+    done = [v[levels == level]]
+    todo = v[levels < level]
+    todo_levels = levels[levels < level]
+    while todo.size:
+        nxt = []
+        for lv in np.unique(todo_levels).tolist():
+            cells = todo[todo_levels == lv]
+            digits = np.arange(1, LEVEL_RADIX[lv + 1] + 1, dtype=np.int64) * WEIGHTS[lv + 1]
+            nxt.append((cells[:, None] + digits[None, :]).reshape(-1))
+        todo = np.concatenate(nxt)
+        todo_levels = vector.int_level(todo)
+        done.append(todo[todo_levels == level])
+        keep = todo_levels < level
+        todo, todo_levels = todo[keep], todo_levels[keep]
+    return sorted_unique(np.concatenate(done))

@@ -468,8 +468,19 @@ for _lv, _n in enumerate(LEN2D):
 
 def _code_bytes(codes: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     a = np.asarray(codes)
+    if a.size == 0:
+        return np.zeros((0, 20), dtype=np.uint8), np.zeros(0, dtype=np.intp)
     if a.dtype.kind == "U" or a.dtype == object:
-        a = np.char.encode(a.astype("U"), "ascii")
+        a = a.astype("U").reshape(-1)
+        try:
+            a = np.char.encode(a, "ascii")
+        except UnicodeEncodeError:
+            i = next(k for k, c in enumerate(a.tolist()) if not c.isascii())
+            try:
+                codec2d.decode(str(a[i]))  # names the position of the non-ASCII character
+            except InvalidCodeError as exc:
+                raise InvalidCodeError(f"item {i}: {exc}", exc.position, exc.reason) from None
+            raise InvalidCodeError(f"item {i}: grid code {str(a[i])!r} is not ASCII") from None
     if a.dtype.kind != "S":
         raise InvalidCodeError(f"grid codes must be strings, got dtype {a.dtype}")
     a = np.ascontiguousarray(a.reshape(-1))
