@@ -11,11 +11,14 @@ from yitu.grid.errors import CoordinateError, GridError, InvalidCodeError
 from yitu.grid.height import Layer, layer_index
 from yitu.grid.intcode import (
     from_int,
+    from_int3d,
     int_children,
     int_descendant_range,
     int_level,
     int_parent,
+    pair3d,
     to_int,
+    to_int3d,
 )
 
 __all__ = [
@@ -36,6 +39,7 @@ __all__ = [
     "encode",
     "encode3d",
     "from_int",
+    "from_int3d",
     "int_children",
     "int_descendant_range",
     "int_level",
@@ -43,7 +47,9 @@ __all__ = [
     "interleave",
     "layer_index",
     "normalize",
+    "pair3d",
     "to_int",
+    "to_int3d",
 ]
 
 # --- hierarchy, geometry, reference codes ---

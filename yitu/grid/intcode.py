@@ -21,7 +21,7 @@ Why this layout:
 from __future__ import annotations
 
 from yitu.grid.codec2d import Cell, decode
-from yitu.grid.constants import LEVEL_RADIX, MAX_LEVEL, SIZE_LAT, SIZE_LON, SPLIT, Z_LEVELS
+from yitu.grid.constants import LEN2D, LEVEL_RADIX, MAX_LEVEL, SIZE_LAT, SIZE_LON, SPLIT, Z_LEVELS
 from yitu.grid.errors import InvalidCodeError
 
 #: W[l] for l = 0..10 (W[0] weights the hemisphere).
@@ -142,3 +142,85 @@ def int_children(v: int) -> list[int]:
         return []
     w = WEIGHTS[level + 1]
     return [v + (1 + d) * w for d in range(LEVEL_RADIX[level + 1])]
+
+
+# --------------------------------------------------------------------------------------------
+# 3D integer forms
+# --------------------------------------------------------------------------------------------
+#: Height digit values per level, the larger of the two profiles (c14 allows 0-F at levels 4-5).
+HEIGHT_RADIX3D = (2, 64, 8, 2, 16, 16, 2, 8, 8, 8, 8)
+#: Weights of the 128-bit 3D form: slot_0 = 2·hemisphere + a0; slot_l = 1 + d2d·HR_l + h_l.
+WEIGHTS3D: tuple[int, ...]
+_w3 = [1]
+for _lv in range(MAX_LEVEL, 0, -1):
+    _w3.append(_w3[-1] * (LEVEL_RADIX[_lv] * HEIGHT_RADIX3D[_lv] + 1))
+WEIGHTS3D = tuple(reversed(_w3))
+del _w3, _lv
+INT3D_LIMIT = 4 * WEIGHTS3D[0]  # < 2**95: fits 128 bits, and 12 bytes
+
+
+def to_int3d(code3d: str, profile: str = "gb") -> int:
+    """The 128-bit integer form of a 3D code (a Python int), in the same order as the strings.
+
+    Each level contributes one slot holding its 2D digit and its height digit, in the order the
+    characters are interleaved, with 0 for an absent level (as in the 2D form). Store it as
+    ``int3d_bytes`` (16 bytes, big-endian: memcmp order = numeric order) in SQL.
+    """
+    from yitu.grid.codec3d import decode3d
+
+    cell3 = decode3d(code3d, profile)  # type: ignore[arg-type]
+    cell, layer = cell3.cell, cell3.layer
+    v = (2 * (0 if cell.north else 1) + (1 if layer.below else 0)) * WEIGHTS3D[0]
+    for lv in range(1, cell.level + 1):
+        v += (1 + level_digit(cell, lv) * HEIGHT_RADIX3D[lv] + layer.digit(lv)) * WEIGHTS3D[lv]
+    return v
+
+
+def from_int3d(v: int, profile: str = "gb") -> str:
+    """The 3D code string of a 128-bit integer form (validated for ``profile``)."""
+    from yitu.grid.codec3d import decode3d
+    from yitu.grid.height import HEIGHT_CHARS
+
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < INT3D_LIMIT:
+        raise InvalidCodeError(f"integer 3D code {v!r} is outside [0, {INT3D_LIMIT})")
+    slot0, rest = divmod(v, WEIGHTS3D[0])
+    v2d = (slot0 // 2) * WEIGHTS[0]
+    hchars = ["1" if slot0 % 2 else "0"]
+    level = 0
+    for lv in range(1, MAX_LEVEL + 1):
+        s, rest = divmod(rest, WEIGHTS3D[lv])
+        if s == 0:
+            if rest:
+                raise InvalidCodeError(f"integer 3D code {v} is malformed: level {lv} is absent "
+                                       "but a finer level is present")
+            break
+        d2d, h = divmod(s - 1, HEIGHT_RADIX3D[lv])
+        v2d += (1 + d2d) * WEIGHTS[lv]
+        hchars.append(f"{h:02d}" if HEIGHT_CHARS[lv] == 2 else "0123456789ABCDEF"[h])
+        level = lv
+    code2d = from_int(v2d)
+    parts = [code2d[0], hchars[0]]
+    for lv in range(1, level + 1):
+        parts += [code2d[LEN2D[lv - 1] : LEN2D[lv]], hchars[lv]]
+    return decode3d("".join(parts), profile).code  # type: ignore[arg-type]
+
+
+def int3d_bytes(v: int) -> bytes:
+    """16-byte big-endian form of a 3D integer code: byte order = numeric order (BLOB/bytea)."""
+    return v.to_bytes(16, "big")
+
+
+def int3d_from_bytes(b: bytes) -> int:
+    return int.from_bytes(b, "big")
+
+
+def pair3d(code3d: str, profile: str = "gb") -> tuple[int, int]:
+    """The query pair of a 3D code: (2D integer code, signed layer ordinal at its level).
+
+    Two B-tree columns answer "in this 2D range and between these layers" directly, which the
+    interleaved 128-bit form cannot; the ordinal is 0 for the first layer above ground.
+    """
+    from yitu.grid.codec3d import decode3d
+
+    cell3 = decode3d(code3d, profile)  # type: ignore[arg-type]
+    return cell_to_int(cell3.cell), cell3.layer.ordinal
