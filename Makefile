@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The suite runs twice: on the embedded SQLite, then on this PostgreSQL (each run creates and
+# drops its own databases, so runs never collide).
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test lint bench-grid clean
+.PHONY: run test lint bench-grid bench-api clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,12 +17,19 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Migrate ./data/yitu.db, load the county's divisions, create the demo admin (one-time password
+# printed), then serve http://127.0.0.1:8000. The demo county generator hooks into `yitu demo init`.
 run: $(STAMP)
-	$(BIN)/yitu serve
+	$(BIN)/yitu demo init
+	$(BIN)/yitu serve --host 127.0.0.1 --port 8000
 
 test: $(STAMP)
 	$(BIN)/ruff check yitu tests bench
 	$(BIN)/pytest
+	YITU_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest tests/foundation
+
+bench-api: $(STAMP)
+	$(BIN)/python bench/api_bench.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check yitu tests bench

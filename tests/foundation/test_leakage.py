@@ -118,6 +118,9 @@ def test_forged_cursors_do_not_open_other_grids(world: World, sort: str) -> None
         r = world.client.get(
             f"/api/v1/people?sort={sort}&cursor={cursor}", headers=world.headers(GW)
         )
+        if sort.lstrip("-") != "created_at" and isinstance(values[0], str):
+            assert r.status_code == 422 and "cursor" in r.json()["detail"]
+            continue
         assert r.status_code == 200, r.text
         assert {i["id"] for i in r.json()["items"]} <= own
 

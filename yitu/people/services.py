@@ -83,8 +83,8 @@ def list_people(
     stmt = _filtered(select(Person), session, principal, f, today)
     if cursor:
         last_key, last_id = decode_cursor(cursor, 2)
-        if column_name == "created_at":
-            last_key = _parse_time(last_key)
+        last_key = _parse_time(last_key) if column_name == "created_at" else _int(last_key)
+        last_id = _int(last_id)
         if desc:
             stmt = stmt.where(or_(column < last_key, and_(column == last_key, Person.id < last_id)))
         else:
@@ -100,6 +100,12 @@ def list_people(
             [key.isoformat() if column_name == "created_at" else key, last.id]
         )
     return rows, next_cursor
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError("cursor does not belong to this sort order")
+    return value
 
 
 def _parse_time(value: Any) -> datetime:
