@@ -44,8 +44,6 @@ if TYPE_CHECKING:
 K = float(UNITS_PER_DEGREE)
 _HI_SHIFT = 12  # 4096 units = one level-6 cell: coarser levels depend only on units >> 12
 _LO_MASK = (1 << _HI_SHIFT) - 1
-_NXH = MAX_LON_UNITS >> _HI_SHIFT  # hi-part rows per east/west half
-_NYH = MAX_LAT_UNITS >> _HI_SHIFT
 _EDGE_EPS = 1e-6  # units; the float error bound is < 3e-7 units for |value| ≤ 180
 #: Elements per block: every temporary of a block stays in the CPU cache (about 2× faster
 #: than whole-array passes through memory).
@@ -169,71 +167,80 @@ def _char_part(units: np.ndarray, axis: int, levels: range, width: int, start: i
     return out
 
 
+# The hi part of a folded coordinate (levels 1–6) is split at the level-1 edge: a level-1 index
+# (zone or row, with the hemisphere) and the units inside the level-1 cell. All tables then stay
+# small (≤ 86 KB) and cache-resident for world-wide data, where one table indexed by
+# ``units >> 12`` (several MB) missed the cache on almost every point.
+_S1X, _S1Y = SIZE_LON[1], SIZE_LAT[1]
+_NZ, _NR = SPLIT[1]  # 30 zones, 22 rows per folded half: west/south rows follow at +30 / +22
+
+
 class _Tables(NamedTuple):
-    lon_hi: np.ndarray  # index: west rows [0, NXH) reversed, east rows [NXH, 2·NXH)
-    lat_hi: np.ndarray  # index: south·NYH + (y >> 12)
-    lon_lo: np.ndarray | None
-    lat_lo: np.ndarray | None
+    zone: np.ndarray  # by zone index c1 + 30·west
+    row: np.ndarray  # by row index r1 + 22·south
+    lon_in: np.ndarray  # by (x mod S1x) >> 12: levels 2–6
+    lat_in: np.ndarray  # by (y mod S1y) >> 12
+    lon_lo: np.ndarray  # by x & 4095: levels 7–10
+    lat_lo: np.ndarray
 
 
-def _hi_units(n: int) -> np.ndarray:
-    return np.arange(n, dtype=np.int64) << _HI_SHIFT
+def _in_units(size1: int) -> np.ndarray:
+    return np.arange(size1 >> _HI_SHIFT, dtype=np.int64) << _HI_SHIFT
+
+
+def _level1_units(n: int, size1: int) -> np.ndarray:
+    return np.arange(n, dtype=np.int64) * size1
 
 
 @cache
 def _int_tables(level: int) -> _Tables:
-    hi_levels = range(1, min(level, 6) + 1)
-    lo_levels = range(7, level + 1)
-    xs, ys = _hi_units(_NXH), _hi_units(_NYH)
-    lon_hi = np.concatenate([
-        _int_part(xs, 0, hi_levels, west=True)[::-1], _int_part(xs, 0, hi_levels)
-    ])
-    constant = sum(WEIGHTS[1 : level + 1])
-    lat_n = _int_part(ys, 1, hi_levels) + constant
-    lat_hi = np.concatenate([lat_n, lat_n + WEIGHTS[0]])
-    if not lo_levels:
-        return _Tables(lon_hi, lat_hi, None, None)
+    l1, mid, lo_levels = range(1, 2), range(2, min(level, 6) + 1), range(7, level + 1)
+    xs, ys = _level1_units(_NZ, _S1X), _level1_units(_NR, _S1Y)
+    zone = np.concatenate([_int_part(xs, 0, l1), _int_part(xs, 0, l1, west=True)])
+    row = _int_part(ys, 1, l1) + sum(WEIGHTS[1 : level + 1])  # + 1 per present slot
     lo = np.arange(1 << _HI_SHIFT, dtype=np.int64)
-    return _Tables(lon_hi, lat_hi, _int_part(lo, 0, lo_levels), _int_part(lo, 1, lo_levels))
-
-
-def _words(rows: np.ndarray) -> list[np.ndarray]:
-    """Split (n, 4·k) bytes into k 1-D uint32 word columns (1-D gathers are the fast ones)."""
-    w = np.ascontiguousarray(rows).view(np.uint32)
-    return [np.ascontiguousarray(w[:, k]) for k in range(w.shape[1])]
-
-
-class _CharTables(NamedTuple):
-    lon_hi: list[np.ndarray]  # words 0–2 (chars 0–11), longitude part, rows as in _Tables
-    lat_hi: list[np.ndarray]  # words 0–2, latitude part (hemisphere letter included)
-    lo: list[np.ndarray]  # words 3, 4 (levels 7–8, 9–10), indexed by (lon6 << 6) | lat6
+    return _Tables(
+        zone, np.concatenate([row, row + WEIGHTS[0]]),
+        _int_part(_in_units(_S1X), 0, mid), _int_part(_in_units(_S1Y), 1, mid),
+        _int_part(lo, 0, lo_levels), _int_part(lo, 1, lo_levels),
+    )
 
 
 @cache
-def _char_tables() -> _CharTables:
-    """Byte tables of the level-10 string, as 4-byte words; a character is lon part + lat part."""
-    xs, ys = _hi_units(_NXH), _hi_units(_NYH)
-    hi = range(1, 7)
-    lon_hi = np.concatenate([
-        _char_part(xs, 0, hi, 12, 0, west=True)[::-1], _char_part(xs, 0, hi, 12, 0)
+def _char_tables() -> _Tables:
+    """Bytes of the level-10 string, a character being lon part + lat part (no carries):
+    chars 0–3 as uint32 (zone, row), chars 4–11 (levels 2–6) and 12–19 (7–10) as uint64."""
+    l1, mid, lo_levels = range(1, 2), range(2, 7), range(7, 11)
+    xs, ys = _level1_units(_NZ, _S1X), _level1_units(_NR, _S1Y)
+    zone = np.concatenate([
+        _char_part(xs, 0, l1, 4, 0), _char_part(xs, 0, l1, 4, 0, west=True)
     ])
-    lat_n = _char_part(ys, 1, hi, 12, 0)
-    lat_s = lat_n.copy()
-    lat_n[:, 0] = ord("N")
-    lat_s[:, 0] = ord("S")
-    lat_hi = np.concatenate([lat_n, lat_s])
-    # two levels of 8×8 per word: 6 bits of each axis make a 4096-row table holding both parts
-    k = np.arange(1 << 12, dtype=np.int64)
-    lon6, lat6 = k >> 6, k & 63
-    lo = []
-    for first in (7, 9):
-        levels = range(first, first + 2)
-        start = LEN2D[first - 1]
-        shift = (10 - first - 1) * 3  # units of a level-(first+1) cell: 64 or 1
-        part = _char_part(lon6 << shift, 0, levels, 4, start)
-        part += _char_part(lat6 << shift, 1, levels, 4, start)
-        lo.append(part.view(np.uint32).reshape(-1))
-    return _CharTables(_words(lon_hi), _words(lat_hi), lo)
+    row_n = _char_part(ys, 1, l1, 4, 0)
+    row_s = row_n.copy()
+    row_n[:, 0] = ord("N")
+    row_s[:, 0] = ord("S")
+    lo = np.arange(1 << _HI_SHIFT, dtype=np.int64)
+
+    def u64(part: np.ndarray) -> np.ndarray:
+        return part.view(np.uint64).reshape(-1)
+
+    return _Tables(
+        zone.view(np.uint32).reshape(-1),
+        np.concatenate([row_n, row_s]).view(np.uint32).reshape(-1),
+        u64(_char_part(_in_units(_S1X), 0, mid, 8, 4)),
+        u64(_char_part(_in_units(_S1Y), 1, mid, 8, 4)),
+        u64(_char_part(lo, 0, lo_levels, 8, 12)), u64(_char_part(lo, 1, lo_levels, 8, 12)),
+    )
+
+
+def _split(flip: np.ndarray, u: np.ndarray, size1: int, n1: int) -> tuple[np.ndarray, np.ndarray]:
+    """(level-1 index with the hemisphere, (u mod size1) >> 12) of folded units u."""
+    i1 = u // size1
+    inner = i1 * size1
+    np.subtract(u, inner, out=inner)
+    inner >>= _HI_SHIFT
+    np.add(i1, n1, out=i1, where=flip)
+    return i1, inner
 
 
 def _points(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -242,15 +249,6 @@ def _points(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[np.ndarray, np.ndar
     _check_same_length(x, y)
     _check_points(x, y)
     return x, y
-
-
-def _hi_index(west: np.ndarray, south: np.ndarray, x: np.ndarray, y: np.ndarray):
-    """Rows of the hi tables: west rows are stored reversed below NXH (index NXH − 1 − xh)."""
-    xh = x >> _HI_SHIFT
-    ix = np.where(west, _NXH - 1 - xh, _NXH + xh)
-    iy = y >> _HI_SHIFT
-    iy += south * _NYH
-    return ix, iy
 
 
 # --------------------------------------------------------------------------------------------
@@ -264,19 +262,22 @@ def encode_int(lon: npt.ArrayLike, lat: npt.ArrayLike, level: int = MAX_LEVEL) -
     for s in range(0, lon_a.size, CHUNK):
         x, y = lon_a[s : s + CHUNK], lat_a[s : s + CHUNK]
         ux, uy = _units(x, codec2d.lon_units), _units(y, codec2d.lat_units)
-        out[s : s + CHUNK] = _int_from_units(x < 0, y < 0, ux, uy, level)
+        _int_from_units(x < 0, y < 0, ux, uy, level, out[s : s + CHUNK])
     return out
 
 
 def _int_from_units(west: np.ndarray, south: np.ndarray, x: np.ndarray, y: np.ndarray,
-                    level: int) -> np.ndarray:
+                    level: int, out: np.ndarray | None = None) -> np.ndarray:
     t = _int_tables(level)
-    ix, iy = _hi_index(west, south, x, y)
-    v = t.lon_hi[ix]
-    v += t.lat_hi[iy]
-    if t.lon_lo is not None and t.lat_lo is not None:
-        v += t.lon_lo[x & _LO_MASK]
-        v += t.lat_lo[y & _LO_MASK]
+    zi, xin = _split(west, x, _S1X, _NZ)
+    ri, yin = _split(south, y, _S1Y, _NR)
+    v = np.add(t.zone.take(zi), t.row.take(ri), out=out)
+    if level >= 2:
+        v += t.lon_in.take(xin)
+        v += t.lat_in.take(yin)
+    if level >= 7:
+        v += t.lon_lo.take(x & _LO_MASK)
+        v += t.lat_lo.take(y & _LO_MASK)
     return v
 
 
@@ -291,23 +292,20 @@ def int_from_units(east: npt.ArrayLike, north: npt.ArrayLike, x: npt.ArrayLike,
 
 
 def _bytes_from_units(west: np.ndarray, south: np.ndarray, x: np.ndarray, y: np.ndarray,
-                      length: int) -> np.ndarray:
+                      length: int, out: np.ndarray | None = None) -> np.ndarray:
+    """(n, length) code bytes; ``out`` (n, 20) receives them in place."""
     t = _char_tables()
-    ix, iy = _hi_index(west, south, x, y)
-    words = np.empty((x.size, 5), dtype=np.uint32)
-    for k in range(3 if length <= 12 else 5):
-        if k < 3:
-            w = t.lon_hi[k][ix]
-            w += t.lat_hi[k][iy]
-        else:
-            shift = 6 if k == 3 else 0
-            idx = (x >> shift) & 63
-            idx <<= 6
-            idx |= (y >> shift) & 63
-            w = t.lo[k - 3][idx]
-        words[:, k] = w
-    out = words.view(np.uint8)
-    return out if length == 20 else out[:, :length]
+    full = np.empty((x.size, 20), dtype=np.uint8) if out is None else out
+    zi, xin = _split(west, x, _S1X, _NZ)
+    ri, yin = _split(south, y, _S1Y, _NR)
+    # chars 0-3 as one uint32 column, 4-11 and 12-19 as unaligned uint64 columns of the rows
+    np.add(t.zone.take(zi), t.row.take(ri), out=full.view(np.uint32)[:, 0])
+    if length > 4:
+        np.add(t.lon_in.take(xin), t.lat_in.take(yin), out=full[:, 4:12].view(np.uint64)[:, 0])
+    if length > 12:
+        np.add(t.lon_lo.take(x & _LO_MASK), t.lat_lo.take(y & _LO_MASK),
+               out=full[:, 12:20].view(np.uint64)[:, 0])
+    return full if length == 20 else full[:, :length]
 
 
 def encode_str(lon: npt.ArrayLike, lat: npt.ArrayLike, level: int = MAX_LEVEL) -> np.ndarray:
@@ -319,7 +317,10 @@ def encode_str(lon: npt.ArrayLike, lat: npt.ArrayLike, level: int = MAX_LEVEL) -
     for s in range(0, lon_a.size, CHUNK):
         x, y = lon_a[s : s + CHUNK], lat_a[s : s + CHUNK]
         ux, uy = _units(x, codec2d.lon_units), _units(y, codec2d.lat_units)
-        out[s : s + CHUNK] = _bytes_from_units(x < 0, y < 0, ux, uy, length)
+        if length == 20:
+            _bytes_from_units(x < 0, y < 0, ux, uy, length, out[s : s + CHUNK])
+        else:
+            out[s : s + CHUNK] = _bytes_from_units(x < 0, y < 0, ux, uy, length)
     return out.view(f"S{length}").reshape(-1)
 
 
@@ -361,28 +362,53 @@ class Cells(NamedTuple):
         return cells_bbox(self)
 
     def centre(self) -> np.ndarray:
-        """(n, 2) array of lon, lat of cell centres."""
-        b = cells_bbox(self)
-        return np.column_stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2])
+        """(n, 2) array of lon, lat of cell centres (the midpoints of ``bbox``)."""
+        return _cells_extent(self, centre=True)
 
 
-_SIZE_LON_A = np.array(SIZE_LON, dtype=np.int64)
-_SIZE_LAT_A = np.array(SIZE_LAT, dtype=np.int64)
+# cell width and height by level (level 0: the whole folded half-world)
+_WIDTH = np.array([2 * MAX_LON_UNITS, *SIZE_LON[1:]], dtype=np.int64)
+_HEIGHT = np.array([MAX_LAT_UNITS, *SIZE_LAT[1:]], dtype=np.int64)
+_HALF_SIGN = np.array([-0.5, 0.5])  # by east / north flag
 
 
 def cells_bbox(cells: Cells) -> np.ndarray:
-    lv = cells.level.astype(np.intp)
-    w = np.where(lv > 0, _SIZE_LON_A[lv], 2 * MAX_LON_UNITS)
-    h = np.where(lv > 0, _SIZE_LAT_A[lv], MAX_LAT_UNITS)
-    x0, x1 = cells.x / K, (cells.x + w) / K
-    y0, y1 = cells.y / K, (cells.y + h) / K
-    west = np.where(cells.east, x0, -x1)
-    east = np.where(cells.east, x1, -x0)
-    south = np.where(cells.north, y0, -y1)
-    north = np.where(cells.north, y1, -y0)
-    level0 = lv == 0
-    west[level0], east[level0] = -180.0, 180.0
-    return np.column_stack([west, south, east, north])
+    return _cells_extent(cells, centre=False)
+
+
+def _cells_extent(cells: Cells, centre: bool) -> np.ndarray:
+    """bbox (n, 4) or centre (n, 2), in blocks, with scalar cell sizes when a block has one
+    level. The arithmetic is the bbox's: near = u/K, far = (u + size)/K, centre = mean."""
+    n = cells.x.size
+    out = np.empty((n, 2 if centre else 4))
+    for s in range(0, n, CHUNK):
+        sl = slice(s, s + CHUNK)
+        lv = cells.level[sl]
+        lo, hi = int(lv.min()), int(lv.max())
+        for axis, (u, pos, sizes) in enumerate(
+            ((cells.x, cells.east, _WIDTH), (cells.y, cells.north, _HEIGHT))
+        ):
+            u = u[sl]
+            size = int(sizes[lo]) if lo == hi else sizes.take(lv)
+            near = u / K
+            far = u + size
+            far = np.true_divide(far, K)
+            if centre:
+                near += far
+                np.multiply(near, _HALF_SIGN.take(pos[sl].view(np.uint8)), out=out[sl, axis])
+            else:
+                p = pos[sl]
+                np.negative(far, out=out[sl, axis], where=~p)
+                np.copyto(out[sl, axis], near, where=p)
+                np.negative(near, out=out[sl, axis + 2], where=~p)
+                np.copyto(out[sl, axis + 2], far, where=p)
+        if lo == 0:
+            level0 = np.flatnonzero(lv == 0) + s
+            if centre:
+                out[level0, 0] = 0.0
+            else:
+                out[level0, 0], out[level0, 2] = -180.0, 180.0
+    return out
 
 
 _W = np.array(WEIGHTS, dtype=np.int64)
@@ -418,38 +444,112 @@ def int_slots(codes: npt.ArrayLike) -> tuple[np.ndarray, list[np.ndarray], np.nd
     return hemi, slots, level
 
 
-def _concat(parts: list[Cells]) -> Cells:
-    if len(parts) == 1:
-        return parts[0]
-    return Cells(*(np.concatenate(f) for f in zip(*parts, strict=True)))
+# Table-driven integer decoding. v // W1 gives the hemisphere and slot 1 (2·1321 rows); the rest
+# splits by division into four groups of levels whose tables (≤ 34 126 rows) hold the packed sum
+# x | y << 26 | presence bits << 51 of their levels (x < 2**26, y < 2**25 inside a level-1 cell,
+# so the fields never carry). The presence bits name the level, and reject a gap, in one lookup.
+_PIECES = ((2, 3), (4, 5), (6, 8), (9, 10))
+_X_BITS, _Y_BITS = 26, 25
+_P_SHIFT = _X_BITS + _Y_BITS  # presence bit of level l: 1 << (_P_SHIFT + l - 1)
+_X_MASK, _Y_MASK = (1 << _X_BITS) - 1, (1 << _Y_BITS) - 1
+_LEVEL_OF_BITS = np.full(1 << MAX_LEVEL, -1, dtype=np.int8)  # presence bits → level, −1 = gap
+for _lv in range(MAX_LEVEL + 1):
+    _LEVEL_OF_BITS[(1 << _lv) - 1] = _lv
+
+
+def _level_digits(slot: np.ndarray, lv: int) -> tuple[np.ndarray, np.ndarray]:
+    """(column, row) inside the parent of 1-based slot values at level ``lv`` (≥ 2)."""
+    d = np.maximum(slot - 1, 0)
+    if lv in Z_LEVELS:
+        return d % 2, d // 2
+    rows = SPLIT[lv][1]
+    return d // rows, d % rows
+
+
+class _IntDecode(NamedTuple):
+    x1: np.ndarray  # by v // W1: level-1 corner, east, north, level-1 presence bit
+    y1: np.ndarray
+    east: np.ndarray
+    north: np.ndarray
+    present1: np.ndarray
+    pieces: list[np.ndarray]  # packed sums of the levels in _PIECES
+
+
+@cache
+def _int_decode_tables() -> _IntDecode:
+    n1 = LEVEL_RADIX[1] + 1
+    q = np.arange(2 * n1, dtype=np.int64)
+    slot = q % n1
+    d1 = np.maximum(slot - 1, 0)
+    zone = d1 // _NR + 1
+    on = slot > 0
+    x1 = np.where(zone >= 31, zone - 31, 30 - zone) * SIZE_LON[1] * on
+    pieces = []
+    for first, last in _PIECES:
+        r = np.arange(WEIGHTS[first - 1] // WEIGHTS[last], dtype=np.int64) * WEIGHTS[last]
+        packed = np.zeros_like(r)
+        for lv in range(first, last + 1):
+            s = r // WEIGHTS[lv] % (LEVEL_RADIX[lv] + 1)
+            i, j = _level_digits(s, lv)
+            bit = 1 << (_P_SHIFT + lv - 1)
+            packed += (s > 0) * (i * SIZE_LON[lv] + (j * SIZE_LAT[lv] << _X_BITS) + bit)
+        pieces.append(packed)
+    return _IntDecode(x1, d1 % _NR * SIZE_LAT[1] * on, (zone >= 31) | ~on, q < n1,
+                      on.astype(np.int64) << _P_SHIFT, pieces)
+
+
+def _int_packed(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(v // W1, packed sum of levels 1–10) of in-range integer codes."""
+    t = _int_decode_tables()
+    q1 = v // WEIGHTS[1]
+    r = q1 * WEIGHTS[1]
+    np.subtract(v, r, out=r)
+    packed = t.present1.take(q1)
+    tmp = np.empty_like(r)
+    for (_, last), table in zip(_PIECES, t.pieces, strict=True):
+        if last < MAX_LEVEL:
+            q = r // WEIGHTS[last]
+            np.multiply(q, WEIGHTS[last], out=tmp)
+            r -= tmp
+        else:
+            q = r
+        packed += table.take(q)
+    return q1, packed
+
+
+def _check_int_range(v: np.ndarray) -> None:
+    if v.size and (v.min() < 0 or v.max() >= INT_LIMIT):
+        int_slots(v)  # raises, naming the first bad item
+
+
+def _level_of_packed(packed: np.ndarray) -> np.ndarray:
+    return _LEVEL_OF_BITS.take(packed >> _P_SHIFT)
 
 
 def decode_int(codes: npt.ArrayLike) -> Cells:
     """Decode integer codes (any mix of levels)."""
     v = np.asarray(codes, dtype=np.int64).reshape(-1)
-    return _concat([_decode_int(v[s : s + CHUNK]) for s in range(0, max(v.size, 1), CHUNK)])
-
-
-def _decode_int(codes: np.ndarray) -> Cells:
-    hemi, slots, level = int_slots(codes)
-    d1 = np.maximum(slots[0] - 1, 0)
-    zone = d1 // 22 + 1
-    east = zone >= 31
-    x = np.where(east, zone - 31, 30 - zone) * SIZE_LON[1]
-    y = d1 % 22 * SIZE_LAT[1]
-    for lv in range(2, MAX_LEVEL + 1):
-        d = np.maximum(slots[lv - 1] - 1, 0)
-        if lv in Z_LEVELS:
-            i, j = d % 2, d // 2
-        else:
-            rows = SPLIT[lv][1]
-            i, j = d // rows, d % rows
-        x += i * SIZE_LON[lv]
-        y += j * SIZE_LAT[lv]
-    east = east | (level == 0)
-    x[level == 0] = 0
-    y[level == 0] = 0
-    return Cells(level, east, hemi == 0, x, y)
+    _check_int_range(v)
+    t = _int_decode_tables()
+    n = v.size
+    cells = Cells(np.empty(n, np.int8), np.empty(n, bool), np.empty(n, bool),
+                  np.empty(n, np.int64), np.empty(n, np.int64))
+    for s in range(0, n, CHUNK):
+        sl = slice(s, s + CHUNK)
+        q1, packed = _int_packed(v[sl])
+        level = _level_of_packed(packed)
+        if level.min() < 0:
+            int_slots(v)  # raises, naming the first malformed item
+        cells.level[sl] = level
+        cells.east[sl] = t.east.take(q1)
+        cells.north[sl] = t.north.take(q1)
+        x, y = cells.x[sl], cells.y[sl]
+        np.bitwise_and(packed, _X_MASK, out=x)
+        x += t.x1.take(q1)
+        np.right_shift(packed, _X_BITS, out=y)
+        y &= _Y_MASK
+        y += t.y1.take(q1)
+    return cells
 
 
 # byte → digit value (0–15 for 0-9A-F/a-f), row letters separately; 255 = invalid
@@ -500,10 +600,13 @@ def _code_bytes(codes: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
 def decode_str(codes: npt.ArrayLike) -> Cells:
     """Decode code strings (numpy ``S``/``U`` arrays or sequences; any mix of levels)."""
     a = np.asarray(codes).reshape(-1)
-    parts = []
-    for s in range(0, max(a.size, 1), CHUNK):
+    if a.size <= CHUNK:
+        return _decode_str(a)
+    cells = Cells(np.empty(a.size, np.int8), np.empty(a.size, bool), np.empty(a.size, bool),
+                  np.empty(a.size, np.int64), np.empty(a.size, np.int64))
+    for s in range(0, a.size, CHUNK):
         try:
-            parts.append(_decode_str(a[s : s + CHUNK]))
+            part = _decode_str(a[s : s + CHUNK])
         except InvalidCodeError as exc:
             if s == 0:
                 raise
@@ -512,10 +615,13 @@ def decode_str(codes: npt.ArrayLike) -> Cells:
             raise InvalidCodeError(
                 f"item {i}:{str(exc).split(':', 1)[1]}", exc.position, exc.reason
             ) from None
-    return _concat(parts)
+        for field, value in zip(cells, part, strict=True):
+            field[s : s + CHUNK] = value
+    return cells
 
 
-def _decode_str(codes: np.ndarray) -> Cells:
+def _decode_str_checked(codes: np.ndarray) -> Cells:
+    """The validating decoder: slower, but it names the first fault exactly."""
     b, lengths = _code_bytes(codes)
     level = _LEVEL_OF_LEN[lengths]
     problems = level < 0
@@ -556,6 +662,155 @@ def _decode_str(codes: np.ndarray) -> Cells:
     return Cells(level, east, north, x, y)
 
 
+# Table-driven string decoding: each pair of characters, read as one uint16, is looked up in a
+# 65 536-row table of its position (only the rows of valid characters are ever touched).
+# Characters 0–3 add up to south << 12 | zone·22 + row (the index of the level-1 tables);
+# characters 4–19 add up to the packed x | y << 26 of levels 2–10. Invalid characters add to a
+# count in the high bits, so one max() validates a block; any fault re-runs the checked decoder,
+# which raises the exact error.
+_BAD_HI = 1 << 13
+_BAD_P = 1 << _P_SHIFT
+_Y_INVALID = 1 << 40  # level-1 y of an invalid zone: one max() finds it
+
+
+def _position_values(p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, y, bad) of each byte value as character ``p`` (≥ 4) of a code."""
+    lv = next(k for k in range(2, MAX_LEVEL + 1) if p < LEN2D[k])
+    first = LEN2D[lv - 1]
+    cols, rows = SPLIT[lv]
+    d = _HEX_LUT.astype(np.int64)
+    if lv in Z_LEVELS:
+        bad = d >= cols * rows
+        i, j = d % 2, d // 2
+    elif p == first:
+        bad = d >= cols
+        i, j = d, d * 0
+    else:
+        bad = d >= rows
+        i, j = d * 0, d
+    return i * SIZE_LON[lv] * ~bad, j * SIZE_LAT[lv] * ~bad, bad
+
+
+@cache
+def _pair_table(k: int, last_alone: bool) -> np.ndarray:
+    """Packed contributions of characters 2k, 2k+1 (``last_alone``: 2k+1 is the end, NUL)."""
+    u = np.arange(1 << 16, dtype=np.int64)
+    lo, hi = u & 255, u >> 8
+    if k < 2:  # hemisphere | zone tens, zone ones | row letter
+        if k == 0:
+            up = lo & ~32  # ASCII upper case
+            south = up == ord("S")
+            bad = (up != ord("N")) & ~south
+            if last_alone:
+                return np.where(bad | (hi != 0), _BAD_HI, south << 12)
+            bad |= (hi < 48) | (hi > 57)
+            value = (south << 12) + (hi - 48) * 10 * _NR
+        else:
+            row = _ROW_LUT.astype(np.int64)[hi]
+            bad = (lo < 48) | (lo > 57) | (row == 255)
+            value = (lo - 48) * _NR + row
+        return np.where(bad, _BAD_HI, value)
+    x0, y0, bad0 = _position_values(2 * k)
+    if last_alone:
+        x1, y1, bad1 = np.zeros(256, np.int64), np.zeros(256, np.int64), np.arange(256) != 0
+    else:
+        x1, y1, bad1 = _position_values(2 * k + 1)
+    bad = bad0[lo] | bad1[hi]
+    value = x0[lo] + x1[hi] + (y0[lo] + y1[hi] << _X_BITS)
+    return np.where(bad, _BAD_P, value)
+
+
+class _StrDecode(NamedTuple):
+    x1: np.ndarray  # by south << 12 | zone·22 + row
+    y1: np.ndarray
+    east: np.ndarray
+    north: np.ndarray
+
+
+@cache
+def _str_decode_tables() -> _StrDecode:
+    i = np.arange(1 << 13, dtype=np.int64)
+    south, zone, row = i >> 12, (i & 4095) // _NR, (i & 4095) % _NR
+    valid = (zone >= 1) & (zone <= 60)
+    east = zone >= 31
+    x1 = np.where(east, zone - 31, 30 - zone) * SIZE_LON[1]
+    return _StrDecode(x1, np.where(valid, row * SIZE_LAT[1], _Y_INVALID), east, south == 0)
+
+
+def _decode_level(u: np.ndarray, level: int) -> tuple[np.ndarray, ...] | None:
+    """(east, north, x, y) of codes all of ``level`` (uint16 pairs of their bytes), or None if
+    any code is invalid."""
+    length = LEN2D[level]
+    pairs = (length + 1) // 2
+    alone = length % 2 == 1
+
+    def table(k: int) -> np.ndarray:
+        return _pair_table(k, alone and k == pairs - 1)
+
+    hi = table(0).take(u[:, 0])
+    if level == 0:
+        if hi.max() >= _BAD_HI:
+            return None
+        m = u.shape[0]
+        return (np.ones(m, bool), hi < (1 << 12), np.zeros(m, np.int64), np.zeros(m, np.int64))
+    hi += table(1).take(u[:, 1])
+    if hi.max() >= _BAD_HI:
+        return None
+    t = _str_decode_tables()
+    if pairs > 2:
+        packed = table(2).take(u[:, 2])
+        for k in range(3, pairs):
+            packed += table(k).take(u[:, k])
+        if packed.max() >= _BAD_P:
+            return None
+        x = packed & _X_MASK
+        packed >>= _X_BITS
+        y = packed
+        x += t.x1.take(hi)
+        y += t.y1.take(hi)
+    else:
+        x, y = t.x1.take(hi), t.y1.take(hi)
+    if y.max() >= _Y_INVALID:
+        return None
+    return t.east.take(hi), t.north.take(hi), x, y
+
+
+def _decode_str(codes: np.ndarray) -> Cells:
+    a = codes
+    width = a.dtype.itemsize
+    if a.dtype.kind != "S" or not 0 < width <= 20 or a.size == 0:
+        return _decode_str_checked(a)
+    b = np.ascontiguousarray(a).view(np.uint8).reshape(a.size, width)
+    level_w = int(_LEVEL_OF_LEN[width])
+    if level_w >= 0 and b[:, -1].all():  # every code fills the width: one level
+        levels = None
+        groups = [level_w]
+    else:
+        levels = _LEVEL_OF_LEN[np.count_nonzero(b, axis=1)]
+        groups = np.flatnonzero(np.bincount(levels + 1, minlength=12)[1:]).tolist()
+        if levels.min() < 0:
+            return _decode_str_checked(a)
+    if width % 2:
+        b = np.concatenate([b, np.zeros((a.size, 1), np.uint8)], axis=1)
+    u = b.view(np.uint16)
+    if len(groups) == 1:
+        lv = groups[0]
+        got = _decode_level(u, lv)
+        if got is None:
+            return _decode_str_checked(a)
+        return Cells(np.full(a.size, lv, np.int8), *got)
+    cells = Cells(levels, np.empty(a.size, bool), np.empty(a.size, bool),
+                  np.empty(a.size, np.int64), np.empty(a.size, np.int64))
+    for lv in groups:
+        rows = np.flatnonzero(levels == lv)
+        got = _decode_level(u[rows], lv)
+        if got is None:
+            return _decode_str_checked(a)
+        for field, value in zip(cells[1:], got, strict=True):
+            field[rows] = value
+    return cells
+
+
 # --------------------------------------------------------------------------------------------
 # conversions and hierarchy on integer codes
 # --------------------------------------------------------------------------------------------
@@ -578,9 +833,11 @@ def cells_to_int(cells: Cells) -> np.ndarray:
 def cells_to_str(cells: Cells) -> np.ndarray:
     """Code strings (``S20``, null-padded for coarser levels) of decoded cells."""
     b = _bytes_from_units(~cells.east, ~cells.north, cells.x, cells.y, 20)
-    lengths = np.array(LEN2D, dtype=np.int64)[cells.level.astype(np.intp)]
-    b[np.arange(20)[None, :] >= lengths[:, None]] = 0
+    b &= _KEEP[cells.level]  # NUL past each code's length
     return b.view("S20").reshape(-1)
+
+
+_KEEP = np.where(np.arange(20)[None, :] < np.array(LEN2D)[:, None], 255, 0).astype(np.uint8)
 
 
 def int_to_str(codes: npt.ArrayLike) -> np.ndarray:
@@ -589,8 +846,16 @@ def int_to_str(codes: npt.ArrayLike) -> np.ndarray:
 
 
 def int_level(codes: npt.ArrayLike) -> np.ndarray:
-    """Level (int8) of each integer code."""
-    return int_slots(codes)[2]
+    """Level (int8) of each integer code; validates them."""
+    v = np.asarray(codes, dtype=np.int64).reshape(-1)
+    _check_int_range(v)
+    out = np.empty(v.size, dtype=np.int8)
+    for s in range(0, v.size, CHUNK):
+        level = _level_of_packed(_int_packed(v[s : s + CHUNK])[1])
+        if level.min() < 0:
+            int_slots(v)  # raises, naming the first malformed item
+        out[s : s + CHUNK] = level
+    return out
 
 
 def int_parent(codes: npt.ArrayLike, level: int) -> np.ndarray:
