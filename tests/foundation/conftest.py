@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from foundation.world import World, build_world, make_platform
 from yitu.access.jurisdiction import load_divisions
 from yitu.access.scope import SCOPE_KEY, UNRESTRICTED
-from yitu.core.logs import ID_NUMBER_RE, MOBILE_RE
+from yitu.core.logs import ID_NUMBER_RE, MOBILE_RE, quiet_sql
 from yitu.core.migrate import upgrade
 
 PG_ENV = "YITU_TEST_DATABASE_URL"
@@ -114,6 +114,7 @@ def fresh_world(databases: DatabaseFactory, tmp_path: Path) -> Iterator[World]:
 def no_personal_data_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """Every test: nothing logged may contain an ID number or a mobile number."""
     caplog.set_level(logging.INFO)
+    quiet_sql()  # as `yitu serve` does
     yield
     leaks = [
         f"{r.name}: {r.getMessage()[:200]}"

@@ -5,12 +5,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, update
 
-from yitu.access.models import AuthSession, User
+from yitu.access.models import AuthSession, User, UserScope
 from yitu.access.passwords import verify_password
 from yitu.access.principal import Principal
 from yitu.access.roles import Role
@@ -22,6 +21,24 @@ from yitu.runtime import Platform
 
 # last_seen_at is written at most this often, so a busy client does not write on every request.
 TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+_SESSION_LOOKUP = (
+    select(
+        AuthSession.id,
+        AuthSession.revoked_at,
+        AuthSession.last_seen_at,
+        AuthSession.expires_at,
+        User.id,
+        User.username,
+        User.role,
+        User.active,
+        User.must_change_password,
+    )
+    .join(User, User.id == AuthSession.user_id)
+    .where(AuthSession.token_hash == bindparam("token_hash"))
+)
+_SCOPE_ROOTS = select(UserScope.node_id).where(UserScope.user_id == bindparam("user_id"))
 
 
 def hash_token(token: str) -> str:
@@ -96,45 +113,43 @@ def login(platform: Platform, username: str, password: str, client_ip: str) -> L
 
 
 def authenticate(platform: Platform, token: str, client_ip: str) -> Principal:
-    """Resolve a bearer token to a principal, enforcing revocation, idle and absolute expiry."""
+    """Resolve a bearer token to a principal, enforcing revocation, idle and absolute expiry.
+
+    Runs on every request, so it is two Core queries on one connection, no ORM session.
+    """
     settings, now = platform.settings, platform.clock.now()
-    ended: str | None = None
-    with platform.db.session(**{SCOPE_KEY: UNRESTRICTED}) as session:
-        row = session.execute(
-            select(AuthSession, User)
-            .join(User, User.id == AuthSession.user_id)
-            .where(AuthSession.token_hash == hash_token(token))
-        ).first()
+    with platform.db.engine.begin() as conn:
+        row = conn.execute(_SESSION_LOOKUP, {"token_hash": hash_token(token)}).first()
         if row is None:
             raise UnauthenticatedError("session token is not valid")
-        auth, user = row
-        if auth.revoked_at is not None:
+        session_id, revoked_at, last_seen, expires_at, user_id, username, role, active, must = row
+        if revoked_at is not None:
             raise UnauthenticatedError("session has ended: log in again")
-        idle_deadline = as_utc(auth.last_seen_at) + timedelta(minutes=settings.session_idle_minutes)
-        if now >= idle_deadline or now >= as_utc(auth.expires_at) or not user.active:
-            auth.revoked_at = now  # committed as the block ends, then refused below
+        last_seen = as_utc(last_seen)
+        idle_deadline = last_seen + timedelta(minutes=settings.session_idle_minutes)
+        ended = None
+        if now >= idle_deadline or now >= as_utc(expires_at) or not active:
             ended = "idle for too long" if now >= idle_deadline else "expired"
+            values: dict[str, object] = {"revoked_at": now}
+        elif now - last_seen >= TOUCH_INTERVAL:
+            values = {"last_seen_at": now}
+        else:
+            values = {}
+        if values:
+            conn.execute(update(AuthSession).where(AuthSession.id == session_id).values(values))
         if ended is None:
-            principal = _principal(session, auth, user, client_ip, now)
-    if ended is not None:
+            roots = list(conn.scalars(_SCOPE_ROOTS, {"user_id": user_id}))
+            scope = resolve_scope(conn, roots)
+    if ended is not None:  # raised after the block so the revocation is committed
         raise UnauthenticatedError(f"session {ended}: log in again")
-    return principal
-
-
-def _principal(
-    session: Session, auth: AuthSession, user: User, client_ip: str, now: datetime
-) -> Principal:
-    if now - as_utc(auth.last_seen_at) >= TOUCH_INTERVAL:
-        auth.last_seen_at = now
-    roots = [s.node_id for s in user.scopes]
     return Principal(
-        user_id=user.id,
-        username=user.username,
-        role=Role(user.role) if user.role else None,
-        session_id=auth.id,
-        scope=resolve_scope(session, roots),
+        user_id=user_id,
+        username=username,
+        role=Role(role) if role else None,
+        session_id=session_id,
+        scope=scope,
         client_ip=client_ip,
-        must_change_password=user.must_change_password,
+        must_change_password=must,
     )
 
 

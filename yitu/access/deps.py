@@ -23,7 +23,8 @@ _bearer = HTTPBearer(auto_error=False, description="session token from POST /api
 _PASSWORD_CHANGE_PATHS = {"/api/v1/auth/password", "/api/v1/auth/me", "/api/v1/auth/logout"}
 
 
-def get_platform(request: Request) -> Platform:
+# Trivial dependencies are async: a sync one costs a thread-pool hop on every request.
+async def get_platform(request: Request) -> Platform:
     platform: Platform = request.app.state.platform
     return platform
 
@@ -32,20 +33,25 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None:
         raise UnauthenticatedError("missing bearer token: log in at POST /api/v1/auth/login")
-    principal = authenticate(get_platform(request), credentials.credentials, client_ip(request))
+    platform: Platform = request.app.state.platform
+    principal = await platform.call(
+        authenticate, platform, credentials.credentials, client_ip(request)
+    )
     if principal.must_change_password and request.url.path not in _PASSWORD_CHANGE_PATHS:
         raise ForbiddenError("one-time password: change it first at POST /api/v1/auth/password")
     return principal
 
 
 def requires(permission: Permission) -> Callable[..., Principal]:
-    def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def dependency(
+        principal: Annotated[Principal, Depends(current_principal)],
+    ) -> Principal:
         principal.require(permission)
         return principal
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yitu.access.models import LEVEL_DEPTH, JurisdictionNode, Level
+from yitu.access.scope import invalidate_scopes
 from yitu.core.errors import InvalidInputError, NotFoundError
 
 _DIVISION_LEN = {6: Level.COUNTY, 9: Level.TOWN, 12: Level.VILLAGE}
@@ -45,6 +46,7 @@ def add_node(
     )
     session.add(node)
     session.flush()
+    invalidate_scopes()  # a new node may fall inside someone's scope
     return node
 
 

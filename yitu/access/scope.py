@@ -9,9 +9,10 @@ session with :data:`UNRESTRICTED`.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
-from sqlalchemy import ForeignKey, Integer, event, false, or_, select
+from sqlalchemy import Connection, ForeignKey, Integer, event, false, or_, select
 from sqlalchemy.orm import (
     Mapped,
     ORMExecuteState,
@@ -52,10 +53,36 @@ class _Unrestricted:
 UNRESTRICTED = _Unrestricted()
 
 
-def resolve_scope(session: Session, root_ids: list[int]) -> Scope:
+# Expanded scopes, keyed by their roots. The tree changes rarely (a new grid, a reload of the
+# divisions): changes made in this process clear the cache at once, changes made by another
+# process (the CLI) show within SCOPE_CACHE_SECONDS. A user's own roots are read on every request,
+# so a revoked grant is never served from here.
+SCOPE_CACHE_SECONDS = 30.0
+_scope_cache: dict[tuple[str, frozenset[int]], tuple[float, Scope]] = {}
+
+
+def invalidate_scopes() -> None:
+    _scope_cache.clear()
+
+
+def resolve_scope(session: Session | Connection, root_ids: list[int]) -> Scope:
     """Expand scope roots to every node beneath them (one query on the path prefix)."""
     if not root_ids:
         return Scope(frozenset())
+    bind = session.get_bind() if isinstance(session, Session) else session
+    key = (str(bind.engine.url), frozenset(root_ids))
+    hit = _scope_cache.get(key)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < SCOPE_CACHE_SECONDS:
+        return hit[1]
+    scope = _expand(session, root_ids)
+    if len(_scope_cache) > 10_000:
+        _scope_cache.clear()
+    _scope_cache[key] = (now, scope)
+    return scope
+
+
+def _expand(session: Session | Connection, root_ids: list[int]) -> Scope:
     roots = select(JurisdictionNode.path).where(JurisdictionNode.id.in_(root_ids))
     paths = [p for (p,) in session.execute(roots.execution_options(yitu_trusted=True))]
     if not paths:

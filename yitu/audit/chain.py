@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from hashlib import sha256
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from yitu.audit.keys import AuditKey
@@ -29,6 +29,7 @@ from yitu.core.logs import request_id_var
 log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
+_HEAD = select(AuditEvent.seq, AuditEvent.mac).order_by(AuditEvent.seq.desc()).limit(1)
 CHAINED_FIELDS = (
     "seq",
     "event_time",
@@ -107,12 +108,11 @@ class AuditLog:
         raise RuntimeError("could not append to the audit log")
 
     def _append(self, entry: Entry) -> int:
-        with self.db.session() as session:
+        # Core statements on one connection: this runs once per audited request.
+        with self.db.engine.begin() as conn:
             if self.db.dialect == "postgresql":
-                session.execute(text("SELECT pg_advisory_xact_lock(7135001)"))
-            head = session.execute(
-                select(AuditEvent.seq, AuditEvent.mac).order_by(AuditEvent.seq.desc()).limit(1)
-            ).first()
+                conn.execute(text("SELECT pg_advisory_xact_lock(7135001)"))
+            head = conn.execute(_HEAD).first()
             seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
             values: dict[str, Any] = {
                 "seq": seq,
@@ -135,7 +135,7 @@ class AuditLog:
                 "prev_mac": prev,
             }
             values["mac"] = compute_mac(self.key.secret, values)
-            session.add(AuditEvent(**values))
+            conn.execute(insert(AuditEvent), values)
         return seq
 
     def head(self) -> tuple[int, str] | None:

@@ -41,3 +41,9 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    quiet_sql()
+
+
+def quiet_sql() -> None:
+    """SQLAlchemy logs every statement when the root logger is at INFO: costly, and not wanted."""
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)

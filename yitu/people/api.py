@@ -1,5 +1,8 @@
 """HTTP API for people. Every response is masked for the caller's role and purpose, and every
-read of personal data is written to the audit chain before the response leaves."""
+read of personal data is written to the audit chain before the response leaves.
+
+Endpoints are async; their database work runs through ``Platform.call`` (inline on SQLite,
+in the thread pool on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -32,6 +35,11 @@ from yitu.runtime import Platform
 
 router = APIRouter(prefix="/people", tags=["people"])
 
+
+class JSONBytes(Response):
+    media_type = "application/json"
+
+
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
@@ -39,7 +47,7 @@ def _today(platform: Platform) -> date:
     return platform.clock.now().date()
 
 
-def _filter(
+async def _filter(
     node: Annotated[str | None, Query(description="jurisdiction code; its whole subtree")] = None,
     gender: Annotated[str | None, Query(pattern="^[MF]$")] = None,
     age_min: Annotated[int | None, Query(ge=0, le=150)] = None,
@@ -85,7 +93,7 @@ def _audit_read(
 
 
 @router.get("", response_model=PersonPage, summary="List people in your jurisdiction (masked L1)")
-def list_people(
+async def list_people(
     request: Request,
     platform: PlatformDep,
     f: FilterDep,
@@ -95,64 +103,71 @@ def list_people(
     limit: int | None = None,
 ) -> PersonPage:
     tier = tier_for(principal.role, Purpose.LIST)
-    with scoped_session(platform, principal) as session:
-        rows, next_cursor = services.list_people(
-            session,
-            principal,
-            f,
-            _today(platform),
-            sort=sort,
-            cursor=cursor,
-            limit=_page_limit(request, limit),
-        )
-    today = _today(platform)
-    page = PersonPage(items=[person_out(p, tier, today) for p in rows], next_cursor=next_cursor)
-    if rows:
-        _audit_read(platform, principal, "view", [p.id for p in rows], tier, Purpose.LIST)
-    return page
+    page_size = _page_limit(request, limit)
+
+    def work() -> PersonPage:
+        today = _today(platform)
+        with scoped_session(platform, principal) as session:
+            rows, next_cursor = services.list_people(
+                session, principal, f, today, sort=sort, cursor=cursor, limit=page_size
+            )
+        page = PersonPage(items=[person_out(p, tier, today) for p in rows], next_cursor=next_cursor)
+        if rows:
+            _audit_read(platform, principal, "view", [p.id for p in rows], tier, Purpose.LIST)
+        return page
+
+    # Already validated: serialise once here instead of FastAPI's dump → validate → dump.
+    return JSONBytes((await platform.call(work)).model_dump_json().encode())  # type: ignore[return-value]
 
 
 @router.get("/count", response_model=PersonCount, summary="Count people in your jurisdiction")
-def count_people(
+async def count_people(
     platform: PlatformDep,
     f: FilterDep,
     principal: Annotated[Principal, Depends(requires(Permission.PERSON_LIST))],
 ) -> PersonCount:
-    with scoped_session(platform, principal) as session:
-        return PersonCount(count=services.count_people(session, principal, f, _today(platform)))
+    def work() -> PersonCount:
+        with scoped_session(platform, principal) as session:
+            return PersonCount(count=services.count_people(session, principal, f, _today(platform)))
+
+    return await platform.call(work)
 
 
 @router.get("/export.csv", summary="Export people in your jurisdiction as CSV (masked L1)")
-def export_people(
+async def export_people(
     platform: PlatformDep,
     f: FilterDep,
     principal: Annotated[Principal, Depends(requires(Permission.PERSON_EXPORT))],
 ) -> Response:
     tier = tier_for(principal.role, Purpose.LIST)  # §C5: exports follow L1
-    with scoped_session(platform, principal) as session:
-        rows, _ = services.list_people(
-            session, principal, f, _today(platform), limit=platform.settings.max_page_size * 50
+
+    def work() -> str:
+        today = _today(platform)
+        with scoped_session(platform, principal) as session:
+            rows, _ = services.list_people(
+                session, principal, f, today, limit=platform.settings.max_page_size * 50
+            )
+        out = io.StringIO()
+        columns = ["id", "node_id", "name", "id_number", "phone", "address", "gender", "age"]
+        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for p in rows:
+            writer.writerow(person_out(p, tier, today).model_dump())
+        platform.audit.record(
+            Entry(
+                "export",
+                principal.actor,
+                object_type="person",
+                object_ids=[p.id for p in rows],
+                fields=FIELDS_BY_TIER[tier],
+                purpose=Purpose.LIST.value,
+                detail=f"{len(rows)} rows csv",
+            )
         )
-    today = _today(platform)
-    out = io.StringIO()
-    columns = ["id", "node_id", "name", "id_number", "phone", "address", "gender", "age"]
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    for p in rows:
-        writer.writerow(person_out(p, tier, today).model_dump())
-    platform.audit.record(
-        Entry(
-            "export",
-            principal.actor,
-            object_type="person",
-            object_ids=[p.id for p in rows],
-            fields=FIELDS_BY_TIER[tier],
-            purpose=Purpose.LIST.value,
-            detail=f"{len(rows)} rows csv",
-        )
-    )
+        return out.getvalue()
+
     return Response(
-        out.getvalue(),
+        await platform.call(work),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="people.csv"'},
     )
@@ -161,35 +176,53 @@ def export_people(
 @router.post(
     "/search", response_model=PersonPage, summary="Exact lookup by ID number, phone or name"
 )
-def search_people(
+async def search_people(
     platform: PlatformDep,
     body: PersonSearch,
     principal: Annotated[Principal, Depends(requires(Permission.PERSON_SEARCH))],
 ) -> PersonPage:
     tier = tier_for(principal.role, Purpose.LIST)
-    with scoped_session(platform, principal) as session:
-        rows, by = services.search_people(
-            session, id_number=body.id_number, phone=body.phone, name=body.name, limit=body.limit
+
+    def work() -> PersonPage:
+        with scoped_session(platform, principal) as session:
+            rows, by = services.search_people(
+                session,
+                id_number=body.id_number,
+                phone=body.phone,
+                name=body.name,
+                limit=body.limit,
+            )
+        # The searched value is personal data: the log records which key was used, not its value.
+        _audit_read(
+            platform,
+            principal,
+            "search",
+            [p.id for p in rows],
+            tier,
+            Purpose.LIST,
+            detail=f"by {by}",
         )
-    today = _today(platform)
-    # The searched value is personal data: the log records which key was used, not its value.
-    _audit_read(
-        platform, principal, "search", [p.id for p in rows], tier, Purpose.LIST, detail=f"by {by}"
-    )
-    return PersonPage(items=[person_out(p, tier, today) for p in rows], next_cursor=None)
+        today = _today(platform)
+        return PersonPage(items=[person_out(p, tier, today) for p in rows], next_cursor=None)
+
+    return await platform.call(work)
 
 
 @router.get("/{person_id}", response_model=PersonOut, summary="One person (masked L2, audited)")
-def get_person(
+async def get_person(
     person_id: int,
     platform: PlatformDep,
     principal: Annotated[Principal, Depends(requires(Permission.PERSON_DETAIL))],
 ) -> PersonOut:
     tier = tier_for(principal.role, Purpose.DETAIL)
-    with scoped_session(platform, principal) as session:
-        person = services.get_person(session, person_id)
-    _audit_read(platform, principal, "view", [person.id], tier, Purpose.DETAIL)
-    return person_out(person, tier, _today(platform))
+
+    def work() -> PersonOut:
+        with scoped_session(platform, principal) as session:
+            person = services.get_person(session, person_id)
+        _audit_read(platform, principal, "view", [person.id], tier, Purpose.DETAIL)
+        return person_out(person, tier, _today(platform))
+
+    return await platform.call(work)
 
 
 @router.post(
@@ -197,53 +230,61 @@ def get_person(
     response_model=PersonOut,
     summary="One person in full (L3): a reason is required and audited",
 )
-def break_glass(
+async def break_glass(
     person_id: int,
     body: BreakGlass,
     platform: PlatformDep,
     principal: Annotated[Principal, Depends(requires(Permission.PERSON_BREAK_GLASS))],
 ) -> PersonOut:
     tier = tier_for(principal.role, Purpose.BREAK_GLASS)
-    with scoped_session(platform, principal) as session:
-        person = services.get_person(session, person_id)
-    _audit_read(
-        platform,
-        principal,
-        "break_glass",
-        [person.id],
-        tier,
-        Purpose.BREAK_GLASS,
-        reason=body.reason,
-    )
-    return person_out(person, tier, _today(platform))
+
+    def work() -> PersonOut:
+        with scoped_session(platform, principal) as session:
+            person = services.get_person(session, person_id)
+        _audit_read(
+            platform,
+            principal,
+            "break_glass",
+            [person.id],
+            tier,
+            Purpose.BREAK_GLASS,
+            reason=body.reason,
+        )
+        return person_out(person, tier, _today(platform))
+
+    return await platform.call(work)
 
 
 @router.post("", response_model=PersonOut, status_code=201, summary="Register a person")
-def create_person(
+async def create_person(
     body: PersonCreate,
     platform: PlatformDep,
     principal: Annotated[Principal, Depends(requires(Permission.PERSON_WRITE))],
 ) -> PersonOut:
     tier = tier_for(principal.role, Purpose.DETAIL)
-    with scoped_session(platform, principal) as session:
-        person = services.create_person(
-            session,
-            principal,
-            platform.clock,
-            name=body.name,
-            id_number=body.id_number,
-            phone=body.phone,
-            address=body.address,
-            node_code=body.node_code,
+
+    def work() -> PersonOut:
+        with scoped_session(platform, principal) as session:
+            person = services.create_person(
+                session,
+                principal,
+                platform.clock,
+                name=body.name,
+                id_number=body.id_number,
+                phone=body.phone,
+                address=body.address,
+                node_code=body.node_code,
+            )
+        platform.audit.record(
+            Entry(
+                "create",
+                principal.actor,
+                object_type="person",
+                object_ids=[person.id],
+                fields=["name", "id_number", "phone", "address"],
+                purpose="register",
+            )
         )
-    platform.audit.record(
-        Entry(
-            "create",
-            principal.actor,
-            object_type="person",
-            object_ids=[person.id],
-            fields=["name", "id_number", "phone", "address"],
-            purpose="register",
-        )
-    )
-    return person_out(person, tier, _today(platform))
+        return person_out(person, tier, _today(platform))
+
+    return await platform.call(work)

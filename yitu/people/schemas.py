@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Protocol
 
 from pydantic import BaseModel, Field
 
@@ -15,7 +16,6 @@ from yitu.access.masking import (
     mask_name,
     mask_phone,
 )
-from yitu.people.models import Person
 
 
 class PersonOut(BaseModel):
@@ -40,7 +40,20 @@ FIELDS_BY_TIER = {
 }
 
 
-def person_out(person: Person, tier: Tier, today: date) -> PersonOut:
+class PersonLike(Protocol):
+    """A Person entity or a row of its columns (lists select columns only)."""
+
+    id: int
+    node_id: int
+    name: str
+    id_number: str
+    phone: str
+    address: str
+    gender: str
+    birth_date: date
+
+
+def person_out(person: PersonLike, tier: Tier, today: date) -> PersonOut:
     age = age_on(person.birth_date, today)
     return PersonOut(
         id=person.id,

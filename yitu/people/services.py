@@ -31,6 +31,21 @@ SORTS: dict[str, tuple[str, bool]] = {
 }
 
 
+# Lists select columns, not entities: no ORM objects to build per row. Still an ORM statement,
+# so the jurisdiction criteria apply exactly as for entities.
+PERSON_COLUMNS = (
+    Person.id,
+    Person.node_id,
+    Person.name,
+    Person.id_number,
+    Person.phone,
+    Person.address,
+    Person.gender,
+    Person.birth_date,
+    Person.created_at,
+)
+
+
 @dataclass
 class PersonFilter:
     node: str | None = None
@@ -75,12 +90,12 @@ def list_people(
     sort: str = "id",
     cursor: str | None = None,
     limit: int = 50,
-) -> tuple[list[Person], str | None]:
+) -> tuple[list[Any], str | None]:
     if sort not in SORTS:
         raise InvalidInputError(f"sort must be one of: {', '.join(SORTS)}")
     column_name, desc = SORTS[sort]
     column = getattr(Person, column_name)
-    stmt = _filtered(select(Person), session, principal, f, today)
+    stmt = _filtered(select(*PERSON_COLUMNS), session, principal, f, today)
     if cursor:
         last_key, last_id = decode_cursor(cursor, 2)
         last_key = _parse_time(last_key) if column_name == "created_at" else _int(last_key)
@@ -90,7 +105,7 @@ def list_people(
         else:
             stmt = stmt.where(or_(column > last_key, and_(column == last_key, Person.id > last_id)))
     order = (column.desc(), Person.id.desc()) if desc else (column.asc(), Person.id.asc())
-    rows = list(session.scalars(stmt.order_by(*order).limit(limit + 1)))
+    rows: list[Any] = list(session.execute(stmt.order_by(*order).limit(limit + 1)))
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
