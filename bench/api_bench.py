@@ -1,11 +1,15 @@
-"""API benchmark: the platform's audited read endpoint next to a bare FastAPI endpoint.
+"""API benchmark: the platform's audited read endpoint next to two bare FastAPI peers.
 
-Both are served by uvicorn (one process each, one at a time) on loopback and driven by the same
-asyncio/httpx load generator with the same concurrency. The platform endpoint is
-``GET /api/v1/people?limit=20`` as a grid worker: bearer-session lookup, jurisdiction scope,
-masking, and one HMAC-chained audit record per request, on the embedded SQLite (or
-``--database-url``). The peer returns the same 20-item JSON shape from memory with no auth,
-no database and no audit. Printed: requests/s and p50/p99 latency for each, and the ratio.
+Each server is uvicorn (one process, one at a time) on loopback, driven by the same minimal
+asyncio HTTP/1.1 keep-alive client with the same concurrency. Measured:
+
+- ``yitu audited read``: ``GET /api/v1/people?limit=20`` as a grid worker: bearer-session
+  lookup, jurisdiction scope, L1 masking, one HMAC-chained audit record per request, the
+  request log line written to a file; embedded SQLite (or ``--database-url``).
+- ``bare FastAPI + same SQL``: one plain SQL query for the same 20 rows, returned as JSON.
+- ``bare FastAPI, constant``: the same 20-item JSON shape from memory.
+
+Printed: requests/s and p50/p99 latency for each, and yitu's ratios to both peers.
 
     .venv/bin/python bench/api_bench.py [--seconds 8] [--concurrency 16] [--people 2000]
 """
@@ -169,7 +173,7 @@ def serve_bare_query(db_url: str, port: int) -> None:
 
     @app.get("/people")
     async def people() -> dict[str, Any]:
-        with engine.connect() as conn:  # inline, as yitu runs SQLite work
+        with engine.connect() as conn:  # inline on the loop: the cheapest way to run it
             rows = conn.execute(query).mappings().all()
         items = [
             {
