@@ -208,21 +208,29 @@ async def search_people(
     return await platform.call(work)
 
 
+async def _read_one(
+    platform: Platform, principal: Principal, person_id: int, purpose: Purpose, reason: str = ""
+) -> PersonOut:
+    """One person at the tier the purpose gives the caller's role, audited before it leaves."""
+    tier = tier_for(principal.role, purpose)
+    action = "break_glass" if purpose == Purpose.BREAK_GLASS else "view"
+
+    def work() -> PersonOut:
+        with scoped_session(platform, principal) as session:
+            person = services.get_person(session, person_id)
+        _audit_read(platform, principal, action, [person.id], tier, purpose, reason=reason)
+        return person_out(person, tier, _today(platform))
+
+    return await platform.call(work)
+
+
 @router.get("/{person_id}", response_model=PersonOut, summary="One person (masked L2, audited)")
 async def get_person(
     person_id: int,
     platform: PlatformDep,
     principal: Annotated[Principal, Depends(requires(Permission.PERSON_DETAIL))],
 ) -> PersonOut:
-    tier = tier_for(principal.role, Purpose.DETAIL)
-
-    def work() -> PersonOut:
-        with scoped_session(platform, principal) as session:
-            person = services.get_person(session, person_id)
-        _audit_read(platform, principal, "view", [person.id], tier, Purpose.DETAIL)
-        return person_out(person, tier, _today(platform))
-
-    return await platform.call(work)
+    return await _read_one(platform, principal, person_id, Purpose.DETAIL)
 
 
 @router.post(
@@ -236,23 +244,7 @@ async def break_glass(
     platform: PlatformDep,
     principal: Annotated[Principal, Depends(requires(Permission.PERSON_BREAK_GLASS))],
 ) -> PersonOut:
-    tier = tier_for(principal.role, Purpose.BREAK_GLASS)
-
-    def work() -> PersonOut:
-        with scoped_session(platform, principal) as session:
-            person = services.get_person(session, person_id)
-        _audit_read(
-            platform,
-            principal,
-            "break_glass",
-            [person.id],
-            tier,
-            Purpose.BREAK_GLASS,
-            reason=body.reason,
-        )
-        return person_out(person, tier, _today(platform))
-
-    return await platform.call(work)
+    return await _read_one(platform, principal, person_id, Purpose.BREAK_GLASS, body.reason)
 
 
 @router.post("", response_model=PersonOut, status_code=201, summary="Register a person")
