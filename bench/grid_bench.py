@@ -170,7 +170,7 @@ def bench_bulk(n: int) -> None:
         peer = (
             "import polars as pl, polars_h3 as h\n"
             f"df = pl.read_csv({str(path)!r})\n"
-            "s = df.select(h.latlng_to_cell_string('lat', 'lon', 15))\n"
+            "s = df.select(h.int_to_str(h.latlng_to_cell('lat', 'lon', 15)))\n"
             "import sys; sys.stdout.write('\\n'.join(s.to_series().to_list()))\n"
         )
         t_peer, rss_peer = run_measured([sys.executable, "-c", peer])
