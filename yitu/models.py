@@ -4,5 +4,31 @@ from yitu.access.models import AuthSession, JurisdictionNode, User, UserScope
 from yitu.audit.models import AuditEvent
 from yitu.core.db import Base
 from yitu.people.models import Person
+from yitu.registry.models import (
+    Address,
+    Building,
+    House,
+    NodeBoundary,
+    Organisation,
+    PersonHouse,
+    PersonOrg,
+    Road,
+)
 
-__all__ = ["AuditEvent", "AuthSession", "Base", "JurisdictionNode", "Person", "User", "UserScope"]
+__all__ = [
+    "Address",
+    "AuditEvent",
+    "AuthSession",
+    "Base",
+    "Building",
+    "House",
+    "JurisdictionNode",
+    "NodeBoundary",
+    "Organisation",
+    "Person",
+    "PersonHouse",
+    "PersonOrg",
+    "Road",
+    "User",
+    "UserScope",
+]

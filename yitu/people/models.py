@@ -30,4 +30,12 @@ class Person(Jurisdictional, Base):
     address: Mapped[str] = mapped_column(String(200), default="")
     gender: Mapped[str] = mapped_column(String(1))  # "M" / "F", from the ID number
     birth_date: Mapped[date] = mapped_column(Date)
+    # 人员类型: hukou (户籍) / floating (流动) / lodging (寄住) / foreign (境外); see
+    # yitu.registry.models.RegistrationType
+    registration_type: Mapped[str] = mapped_column(String(12), default="hukou", index=True)
+    ethnicity: Mapped[str] = mapped_column(String(20), default="汉族")
+    hukou_place: Mapped[str] = mapped_column(String(100), default="")  # 户籍地 (text; 外地 too)
+    # 关注标签, comma-separated: elderly_alone (独居老人), disabled (残疾), low_income (低保),
+    # veteran (退役军人), left_behind_child (留守儿童) …
+    care_tags: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
