@@ -40,7 +40,7 @@ from yitu.grid.constants import (
     UNITS_PER_DEGREE,
 )
 from yitu.grid.errors import CoordinateError, GridError
-from yitu.grid.height import Profile, check_profile, layer_index
+from yitu.grid.height import Layer, Profile, check_profile, layer_index
 from yitu.grid.intcode import WEIGHTS, int_slots
 
 #: Refuse covers larger than this many cells unless the caller raises the limit.
@@ -316,10 +316,11 @@ def cover3d(geometry: BaseGeometry | Mapping[str, Any], level: int, bottom: floa
     if not bottom <= top:
         raise CoordinateError(f"bottom height {bottom} is above top height {top}")
     n_lo, n_hi = (int(n) for n in layer_index(np.array([bottom, top])))
-    from yitu.grid.height import Layer
-
     first = Layer.from_index(n_lo, level, profile)
     last = Layer.from_index(n_hi, level, profile)
+    if last.ordinal - first.ordinal + 1 > max_cells:
+        raise GridError(f"{last.ordinal - first.ordinal + 1} height layers at level {level}, "
+                        f"above max_cells {max_cells}; use a coarser level")
     layers = [first]
     while layers[-1].ordinal < last.ordinal:
         nxt = layers[-1].shifted(1)
