@@ -233,6 +233,8 @@ def test_cover_errors_name_the_problem() -> None:
         C.cover_cells(box(111, 32, 112, 33), 11)
     with pytest.raises(CoordinateError, match="above"):
         C.cover3d(box(111, 32, 111.001, 32.001), 5, 10.0, 0.0)
+    with pytest.raises(GridError, match="height layers"):  # refused before enumerating them
+        C.cover3d(box(111, 32, 111.0001, 32.0001), 10, -6e6, 5e8)
 
 
 def test_polar_part_is_ignored() -> None:
