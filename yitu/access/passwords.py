@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import string
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -11,8 +12,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from yitu.core.errors import InvalidInputError
 
 _hasher = PasswordHasher()
-# A fixed hash to verify against when the username is unknown, so timing does not reveal it.
-_DUMMY_HASH = _hasher.hash("yitu-dummy-password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """A fixed hash to verify against when the username is unknown, so timing does not reveal
+    it; built on first use (an argon2 hash costs ~0.3 s, which every CLI start would pay)."""
+    return _hasher.hash("yitu-dummy-password")
 
 MIN_LENGTH = 10
 
@@ -24,7 +30,8 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        verified = _hasher.verify(password_hash or _dummy_hash(), password)
+        return verified and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
