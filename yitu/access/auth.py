@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, event, select, update
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from yitu.access.models import AuthSession, User, UserScope
 from yitu.access.passwords import verify_password
 from yitu.access.principal import Principal
 from yitu.access.roles import Role
-from yitu.access.scope import SCOPE_KEY, UNRESTRICTED, resolve_scope
+from yitu.access.scope import SCOPE_KEY, UNRESTRICTED, _on_invalidate, resolve_scope
 from yitu.audit.chain import Actor, Entry
 from yitu.core.clock import as_utc
 from yitu.core.errors import LockedError, UnauthenticatedError
@@ -38,6 +42,71 @@ _SESSION_LOOKUP = (
     .join(User, User.id == AuthSession.user_id)
     .where(AuthSession.token_hash == bindparam("token_hash"))
 )
+# Resolved principals, per database and token hash, for PRINCIPAL_CACHE_SECONDS. An entry is
+# used only while the session is neither idle-expired, expired, nor due for its last_seen_at
+# touch (TOUCH_INTERVAL); otherwise the full check runs. Any change in this process to users,
+# their scopes or sessions (logout, revoke, disable, grant change, password change, unlock)
+# clears the cache at commit, so a revoked token stops working at once in this process; a
+# revocation made by another process (the CLI, another worker) takes up to
+# PRINCIPAL_CACHE_SECONDS.
+PRINCIPAL_CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class _Cached:
+    at: float  # time.monotonic() when resolved
+    principal: Principal
+    last_seen: datetime
+    expires_at: datetime
+
+
+_principals: dict[tuple[str, str], _Cached] = {}
+_generation = 0  # bumped on every invalidation: a lookup that raced one is not cached
+_invalidate_lock = threading.Lock()
+_ACCESS_TABLES = frozenset({"users", "user_scopes", "auth_sessions"})
+_DIRTY = "yitu.auth_dirty"
+
+
+def invalidate_principals() -> None:
+    """Forget every cached principal (called on any change to users, scopes or sessions)."""
+    global _generation
+    with _invalidate_lock:
+        _generation += 1
+        _principals.clear()
+
+
+_on_invalidate.append(invalidate_principals)  # a new node may fall inside a cached scope
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_bulk_change(state: ORMExecuteState) -> None:
+    if (state.is_update or state.is_delete or state.is_insert) and _touches_access(state):
+        state.session.info[_DIRTY] = True
+        invalidate_principals()
+
+
+def _touches_access(state: ORMExecuteState) -> bool:
+    table = getattr(state.statement, "table", None)
+    return getattr(table, "name", None) in _ACCESS_TABLES
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush(session: Session, _ctx: Any) -> None:
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if getattr(obj, "__tablename__", None) in _ACCESS_TABLES:
+            session.info[_DIRTY] = True
+            invalidate_principals()
+            return
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
+def _after_end(session: Session, *_args: Any) -> None:
+    # Cleared again once the change is visible, so no request re-cached the old state meanwhile.
+    if session.info.pop(_DIRTY, False):
+        invalidate_principals()
+
+
 _SCOPE_ROOTS = select(UserScope.node_id).where(UserScope.user_id == bindparam("user_id"))
 
 
@@ -115,11 +184,29 @@ def login(platform: Platform, username: str, password: str, client_ip: str) -> L
 def authenticate(platform: Platform, token: str, client_ip: str) -> Principal:
     """Resolve a bearer token to a principal, enforcing revocation, idle and absolute expiry.
 
-    Runs on every request, so it is two Core queries on one connection, no ORM session.
+    Runs on every request: a fresh cached principal (see ``PRINCIPAL_CACHE_SECONDS``) answers
+    without a query; otherwise two Core queries on one connection, no ORM session.
     """
     settings, now = platform.settings, platform.clock.now()
+    token_hash = hash_token(token)
+    key = (platform.db.url, token_hash)
+    hit = _principals.get(key)
+    if (
+        hit is not None
+        and time.monotonic() - hit.at < PRINCIPAL_CACHE_SECONDS
+        and timedelta(0) <= now - hit.last_seen < TOUCH_INTERVAL
+        and now < hit.expires_at
+        and now < hit.last_seen + timedelta(minutes=settings.session_idle_minutes)
+    ):
+        p = hit.principal
+        if p.client_ip == client_ip:
+            return p
+        return Principal(
+            p.user_id, p.username, p.role, p.session_id, p.scope, client_ip, p.must_change_password
+        )
+    generation, started = _generation, time.monotonic()
     with platform.db.engine.begin() as conn:
-        row = conn.execute(_SESSION_LOOKUP, {"token_hash": hash_token(token)}).first()
+        row = conn.execute(_SESSION_LOOKUP, {"token_hash": token_hash}).first()
         if row is None:
             raise UnauthenticatedError("session token is not valid")
         session_id, revoked_at, last_seen, expires_at, user_id, username, role, active, must = row
@@ -133,6 +220,7 @@ def authenticate(platform: Platform, token: str, client_ip: str) -> Principal:
             values: dict[str, object] = {"revoked_at": now}
         elif now - last_seen >= TOUCH_INTERVAL:
             values = {"last_seen_at": now}
+            last_seen = now
         else:
             values = {}
         if values:
@@ -141,8 +229,9 @@ def authenticate(platform: Platform, token: str, client_ip: str) -> Principal:
             roots = list(conn.scalars(_SCOPE_ROOTS, {"user_id": user_id}))
             scope = resolve_scope(conn, roots)
     if ended is not None:  # raised after the block so the revocation is committed
+        invalidate_principals()
         raise UnauthenticatedError(f"session {ended}: log in again")
-    return Principal(
+    principal = Principal(
         user_id=user_id,
         username=username,
         role=Role(role) if role else None,
@@ -151,6 +240,12 @@ def authenticate(platform: Platform, token: str, client_ip: str) -> Principal:
         client_ip=client_ip,
         must_change_password=must,
     )
+    with _invalidate_lock:
+        if generation == _generation:  # no change to access data since the lookup began
+            if len(_principals) > 10_000:
+                _principals.clear()
+            _principals[key] = _Cached(started, principal, last_seen, as_utc(expires_at))
+    return principal
 
 
 def logout(platform: Platform, principal: Principal) -> None:
@@ -160,4 +255,5 @@ def logout(platform: Platform, principal: Principal) -> None:
             .where(AuthSession.id == principal.session_id)
             .values(revoked_at=platform.clock.now())
         )
+    invalidate_principals()
     platform.audit.record(Entry("logout", principal.actor))

@@ -33,9 +33,8 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-async def current_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+async def _principal(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
     if credentials is None:
         raise UnauthenticatedError("missing bearer token: log in at POST /api/v1/auth/login")
@@ -48,10 +47,20 @@ async def current_principal(
     return principal
 
 
+async def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    return await _principal(request, credentials)
+
+
 def requires(permission: Permission) -> Callable[..., Principal]:
+    # Not layered on current_principal: each dependency level costs FastAPI work per request.
     async def dependency(
-        principal: Annotated[Principal, Depends(current_principal)],
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
+        principal = await _principal(request, credentials)
         principal.require(permission)
         return principal
 

@@ -10,9 +10,23 @@ session with :data:`UNRESTRICTED`.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
-from sqlalchemy import Connection, ForeignKey, Integer, event, false, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    ForeignKey,
+    Integer,
+    bindparam,
+    event,
+    false,
+    or_,
+    select,
+)
 from sqlalchemy.orm import (
     Mapped,
     ORMExecuteState,
@@ -44,6 +58,10 @@ class Scope:
     def contains(self, node_id: int) -> bool:
         return node_id in self.node_ids
 
+    @cached_property
+    def sorted_ids(self) -> list[int]:
+        return sorted(self.node_ids)
+
 
 class _Unrestricted:
     def __repr__(self) -> str:
@@ -61,8 +79,14 @@ SCOPE_CACHE_SECONDS = 30.0
 _scope_cache: dict[tuple[str, frozenset[int]], tuple[float, Scope]] = {}
 
 
+# Called on invalidate_scopes(): caches holding expanded scopes (yitu.access.auth's principals).
+_on_invalidate: list[Callable[[], None]] = []
+
+
 def invalidate_scopes() -> None:
     _scope_cache.clear()
+    for callback in _on_invalidate:
+        callback()
 
 
 def resolve_scope(session: Session | Connection, root_ids: list[int]) -> Scope:
@@ -93,6 +117,26 @@ def _expand(session: Session | Connection, root_ids: list[int]) -> Scope:
     return Scope(frozenset(session.scalars(query.execution_options(yitu_trusted=True))))
 
 
+# Core statements (hot read paths that skip the ORM) get the same filter from here: a statement
+# built with ``scope_criterion`` must be executed with ``scope_params(scope)``, and an unknown
+# or missing scope binds an empty list, which matches nothing (fail closed).
+SCOPE_PARAM = "yitu_scope_nodes"
+
+
+def scope_criterion(table: Any) -> ColumnElement[bool]:
+    """``node_id IN (visible nodes)`` for a Core select on a Jurisdictional table."""
+    visible: BindParameter[Any] = bindparam(SCOPE_PARAM, expanding=True)
+    return table.node_id.in_(visible)  # type: ignore[no-any-return]
+
+
+def scope_params(scope: object) -> dict[str, list[int]]:
+    if isinstance(scope, Scope):
+        return {SCOPE_PARAM: scope.sorted_ids}
+    if scope is UNRESTRICTED:
+        raise ValueError("UNRESTRICTED reads go through an ORM session, not scope_params")
+    return {SCOPE_PARAM: []}
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _apply_scope(state: ORMExecuteState) -> None:
     if not (state.is_select or state.is_update or state.is_delete):
@@ -103,7 +147,7 @@ def _apply_scope(state: ORMExecuteState) -> None:
     if scope is UNRESTRICTED:
         return
     if isinstance(scope, Scope):
-        visible = sorted(scope.node_ids)
+        visible = scope.sorted_ids
         criteria = with_loader_criteria(
             Jurisdictional, lambda cls: cls.node_id.in_(visible), include_aliases=True
         )

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from hashlib import sha256
 from typing import Any
 
-from sqlalchemy import insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, insert, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from yitu.audit.keys import AuditKey
 from yitu.audit.models import AuditEvent
@@ -88,55 +88,104 @@ def _row_values(event: AuditEvent) -> dict[str, Any]:
     return {k: getattr(event, k) for k in CHAINED_FIELDS}
 
 
-class AuditLog:
-    """The only writer of ``audit_events``. Appends are serialised so the chain stays linear."""
+# Append only if the caller's view of the head is still the head. Records are immutable
+# (triggers), so "no record after seq N" proves that N, whose MAC the caller knows, is the head.
+_COLUMNS = (*CHAINED_FIELDS, "mac")
+_CASTS = {
+    "seq": "INTEGER",
+    "actor_user_id": "INTEGER",
+    "session_id": "INTEGER",
+    "success": "BOOLEAN",
+}
+_APPEND_IF_HEAD = text(
+    f"INSERT INTO audit_events ({', '.join(_COLUMNS)}) SELECT "
+    + ", ".join(f"CAST(:{c} AS {_CASTS[c]})" if c in _CASTS else f":{c}" for c in _COLUMNS)
+    + " WHERE NOT EXISTS (SELECT 1 FROM audit_events WHERE seq > :head_seq)"
+)
+_PG_LOCK = text("SELECT pg_advisory_xact_lock(7135001)")
 
-    _lock = threading.Lock()  # one process; PostgreSQL also takes an advisory lock across processes
+
+class AuditLog:
+    """The only writer of ``audit_events``. Appends are serialised so the chain stays linear.
+
+    In this process a lock serialises appends and keeps the last head written (seq, MAC) as a
+    hint; it is only a hint: under the database write lock (the SQLite write transaction, a
+    PostgreSQL advisory lock) the insert happens only if no record follows the hinted head, else
+    the head is read and the insert repeated. So other processes (CLI, more workers) can append
+    too, and a unique ``seq`` catches anything else.
+    """
 
     def __init__(self, db: Database, key: AuditKey, clock: Clock | None = None) -> None:
         self.db = db
         self.key = key
         self.clock = clock or SystemClock()
+        self._lock = threading.Lock()
+        self._head: tuple[int, str] | None = None  # hint: last (seq, mac) this process saw
 
     def record(self, entry: Entry) -> int:
+        """Append in a transaction of its own."""
+        with self.db.engine.connect() as conn:
+            return self.append(conn, entry)
+
+    def append(self, conn: Connection, entry: Entry) -> int:
+        """Append ``entry`` in ``conn``'s transaction and commit it (with whatever else the
+        transaction holds, e.g. the read the entry records): when this returns, it is durable."""
         for attempt in range(5):
             try:
                 with self._lock:
-                    return self._append(entry)
-            except IntegrityError:  # another process took the same seq: re-read the head
+                    try:
+                        seq, mac = self._append(conn, entry)
+                        conn.commit()
+                    except BaseException:
+                        self._head = None
+                        raise
+                    self._head = (seq, mac)
+                    return seq
+            except (IntegrityError, DBAPIError) as exc:  # another process raced: re-read the head
+                conn.rollback()
+                if attempt == 4 or (not isinstance(exc, IntegrityError) and not _is_busy(exc)):
+                    raise
                 log.warning("audit append raced (attempt %d), retrying", attempt + 1)
         raise RuntimeError("could not append to the audit log")
 
-    def _append(self, entry: Entry) -> int:
-        # Core statements on one connection: this runs once per audited request.
-        with self.db.engine.begin() as conn:
-            if self.db.dialect == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(7135001)"))
-            head = conn.execute(_HEAD).first()
-            seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
-            values: dict[str, Any] = {
-                "seq": seq,
-                "event_time": self.clock.now().isoformat(timespec="microseconds"),
-                "actor_user_id": entry.actor.user_id,
-                "actor_username": entry.actor.username,
-                "actor_role": entry.actor.role,
-                "session_id": entry.actor.session_id,
-                "client_ip": entry.actor.client_ip,
-                "request_id": request_id_var.get(),
-                "action": entry.action,
-                "object_type": entry.object_type,
-                "object_ids": json.dumps(entry.object_ids, separators=(",", ":")),
-                "fields": json.dumps(sorted(entry.fields), separators=(",", ":")),
-                "purpose": entry.purpose,
-                "reason": entry.reason,
-                "success": entry.success,
-                "detail": entry.detail,
-                "key_id": self.key.key_id,
-                "prev_mac": prev,
-            }
-            values["mac"] = compute_mac(self.key.secret, values)
-            conn.execute(insert(AuditEvent), values)
-        return seq
+    def _values(self, entry: Entry, seq: int, prev: str) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "seq": seq,
+            "event_time": self.clock.now().isoformat(timespec="microseconds"),
+            "actor_user_id": entry.actor.user_id,
+            "actor_username": entry.actor.username,
+            "actor_role": entry.actor.role,
+            "session_id": entry.actor.session_id,
+            "client_ip": entry.actor.client_ip,
+            "request_id": request_id_var.get(),
+            "action": entry.action,
+            "object_type": entry.object_type,
+            "object_ids": json.dumps(entry.object_ids, separators=(",", ":")),
+            "fields": json.dumps(sorted(entry.fields), separators=(",", ":")),
+            "purpose": entry.purpose,
+            "reason": entry.reason,
+            "success": entry.success,
+            "detail": entry.detail,
+            "key_id": self.key.key_id,
+            "prev_mac": prev,
+        }
+        values["mac"] = compute_mac(self.key.secret, values)
+        return values
+
+    def _append(self, conn: Connection, entry: Entry) -> tuple[int, str]:
+        if self.db.dialect == "postgresql":
+            conn.execute(_PG_LOCK)
+        if self._head is not None:
+            values = self._values(entry, self._head[0] + 1, self._head[1])
+            values["head_seq"] = self._head[0]
+            if conn.execute(_APPEND_IF_HEAD, values).rowcount == 1:
+                return values["seq"], values["mac"]
+        # No hint, or another process appended since: read the head under the write lock.
+        head = conn.execute(_HEAD).first()
+        seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+        values = self._values(entry, seq, prev)
+        conn.execute(insert(AuditEvent), values)
+        return seq, values["mac"]
 
     def head(self) -> tuple[int, str] | None:
         with self.db.session() as session:
@@ -153,6 +202,11 @@ class VerifyResult:
     first_bad_seq: int | None = None
     first_bad_id: int | None = None
     problem: str = ""
+
+
+def _is_busy(exc: DBAPIError) -> bool:
+    """SQLite's "database is locked" (a writer in another process outlasted busy_timeout)."""
+    return "locked" in str(exc.orig) or "busy" in str(exc.orig)
 
 
 def verify_events(

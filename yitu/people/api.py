@@ -29,6 +29,8 @@ from yitu.people.schemas import (
     PersonOut,
     PersonPage,
     PersonSearch,
+    page_json,
+    person_dict,
     person_out,
 )
 from yitu.runtime import Platform
@@ -47,11 +49,16 @@ def _today(platform: Platform) -> date:
     return platform.clock.now().date()
 
 
+NodeQuery = Annotated[str | None, Query(description="jurisdiction code; its whole subtree")]
+GenderQuery = Annotated[str | None, Query(pattern="^[MF]$")]
+AgeQuery = Annotated[int | None, Query(ge=0, le=150)]
+
+
 async def _filter(
-    node: Annotated[str | None, Query(description="jurisdiction code; its whole subtree")] = None,
-    gender: Annotated[str | None, Query(pattern="^[MF]$")] = None,
-    age_min: Annotated[int | None, Query(ge=0, le=150)] = None,
-    age_max: Annotated[int | None, Query(ge=0, le=150)] = None,
+    node: NodeQuery = None,
+    gender: GenderQuery = None,
+    age_min: AgeQuery = None,
+    age_max: AgeQuery = None,
 ) -> services.PersonFilter:
     return services.PersonFilter(node=node, gender=gender, age_min=age_min, age_max=age_max)
 
@@ -68,6 +75,27 @@ def _page_limit(request: Request, limit: int | None) -> int:
     return limit
 
 
+def _read_entry(
+    principal: Principal,
+    action: str,
+    ids: list[int],
+    tier: Tier,
+    purpose: Purpose,
+    reason: str = "",
+    detail: str = "",
+) -> Entry:
+    return Entry(
+        action,
+        principal.actor,
+        object_type="person",
+        object_ids=ids,
+        fields=FIELDS_BY_TIER[tier],
+        purpose=purpose.value,
+        reason=reason,
+        detail=detail,
+    )
+
+
 def _audit_read(
     platform: Platform,
     principal: Principal,
@@ -78,46 +106,43 @@ def _audit_read(
     reason: str = "",
     detail: str = "",
 ) -> None:
-    platform.audit.record(
-        Entry(
-            action,
-            principal.actor,
-            object_type="person",
-            object_ids=ids,
-            fields=FIELDS_BY_TIER[tier],
-            purpose=purpose.value,
-            reason=reason,
-            detail=detail,
-        )
-    )
+    platform.audit.record(_read_entry(principal, action, ids, tier, purpose, reason, detail))
 
 
 @router.get("", response_model=PersonPage, summary="List people in your jurisdiction (masked L1)")
 async def list_people(
     request: Request,
-    platform: PlatformDep,
-    f: FilterDep,
     principal: Annotated[Principal, Depends(requires(Permission.PERSON_LIST))],
+    node: NodeQuery = None,
+    gender: GenderQuery = None,
+    age_min: AgeQuery = None,
+    age_max: AgeQuery = None,
     sort: str = "id",
     cursor: str | None = None,
     limit: int | None = None,
 ) -> PersonPage:
+    # Parameters inline, platform from app state: every dependency costs FastAPI work per call.
+    platform: Platform = request.app.state.platform
+    f = services.PersonFilter(node=node, gender=gender, age_min=age_min, age_max=age_max)
     tier = tier_for(principal.role, Purpose.LIST)
     page_size = _page_limit(request, limit)
 
-    def work() -> PersonPage:
+    def work() -> bytes:
+        # One connection, one transaction: the read and its audit record commit together, and
+        # the response is built only after that commit.
         today = _today(platform)
-        with scoped_session(platform, principal) as session:
+        with platform.db.engine.connect() as conn:
             rows, next_cursor = services.list_people(
-                session, principal, f, today, sort=sort, cursor=cursor, limit=page_size
+                conn, principal, f, today, sort=sort, cursor=cursor, limit=page_size
             )
-        page = PersonPage(items=[person_out(p, tier, today) for p in rows], next_cursor=next_cursor)
-        if rows:
-            _audit_read(platform, principal, "view", [p.id for p in rows], tier, Purpose.LIST)
-        return page
+            body = page_json([person_dict(p, tier, today) for p in rows], next_cursor)
+            if rows:
+                platform.audit.append(
+                    conn, _read_entry(principal, "view", [p.id for p in rows], tier, Purpose.LIST)
+                )
+        return body
 
-    # Already validated: serialise once here instead of FastAPI's dump → validate → dump.
-    return JSONBytes((await platform.call(work)).model_dump_json().encode())  # type: ignore[return-value]
+    return JSONBytes(await platform.call(work))  # type: ignore[return-value]
 
 
 @router.get("/count", response_model=PersonCount, summary="Count people in your jurisdiction")
@@ -143,9 +168,9 @@ async def export_people(
 
     def work() -> str:
         today = _today(platform)
-        with scoped_session(platform, principal) as session:
+        with platform.db.engine.connect() as conn:
             rows, _ = services.list_people(
-                session, principal, f, today, limit=platform.settings.max_page_size * 50
+                conn, principal, f, today, limit=platform.settings.max_page_size * 50
             )
         out = io.StringIO()
         columns = ["id", "node_id", "name", "id_number", "phone", "address", "gender", "age"]

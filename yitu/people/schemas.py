@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
+from pydantic_core import to_json
 
 from yitu.access.masking import (
     Tier,
@@ -53,21 +54,31 @@ class PersonLike(Protocol):
     birth_date: date
 
 
-def person_out(person: PersonLike, tier: Tier, today: date) -> PersonOut:
+def person_dict(person: PersonLike, tier: Tier, today: date) -> dict[str, Any]:
+    """The masked fields of ``PersonOut`` as a plain dict (lists serialise these directly)."""
     age = age_on(person.birth_date, today)
-    return PersonOut(
-        id=person.id,
-        node_id=person.node_id,
-        tier=tier.name,
-        name=mask_name(person.name, tier),
-        id_number=mask_id_number(person.id_number, tier),
-        phone=mask_phone(person.phone, tier),
-        address=mask_address(person.address, tier),
-        gender=person.gender,
-        age=age if tier >= Tier.L1 else None,
-        age_band=age_band(age) if tier == Tier.L0 else None,
-        birth_date=person.birth_date if tier == Tier.L3 else None,
-    )
+    return {
+        "id": person.id,
+        "node_id": person.node_id,
+        "tier": tier.name,
+        "name": mask_name(person.name, tier),
+        "id_number": mask_id_number(person.id_number, tier),
+        "phone": mask_phone(person.phone, tier),
+        "address": mask_address(person.address, tier),
+        "gender": person.gender,
+        "age": age if tier >= Tier.L1 else None,
+        "age_band": age_band(age) if tier == Tier.L0 else None,
+        "birth_date": person.birth_date if tier == Tier.L3 else None,
+    }
+
+
+def person_out(person: PersonLike, tier: Tier, today: date) -> PersonOut:
+    return PersonOut(**person_dict(person, tier, today))
+
+
+def page_json(items: list[dict[str, Any]], next_cursor: str | None) -> bytes:
+    """A ``PersonPage`` as JSON bytes, from ``person_dict`` items (no model per row)."""
+    return to_json({"items": items, "next_cursor": next_cursor})
 
 
 class PersonPage(BaseModel):

@@ -1,5 +1,7 @@
 """Reading and writing people. Jurisdiction filtering is not done here: the session's scope
-(``yitu.access.scope``) adds it to every statement, so these queries cannot forget it."""
+(``yitu.access.scope``) adds it to every ORM statement, so these queries cannot forget it. The
+list, which runs on every list request, is a Core statement: it takes its filter from
+``scope_criterion`` and its visible nodes from ``scope_params`` (an empty list without a scope)."""
 
 from __future__ import annotations
 
@@ -8,12 +10,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Connection, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
-from yitu.access.jurisdiction import get_node
+from yitu.access.jurisdiction import get_node, normalize_code
 from yitu.access.models import JurisdictionNode
 from yitu.access.principal import Principal
+from yitu.access.scope import scope_criterion, scope_params
 from yitu.core.clock import Clock
 from yitu.core.errors import ForbiddenError, InvalidInputError, NotFoundError
 from yitu.core.pagination import decode_cursor, encode_cursor
@@ -31,8 +34,7 @@ SORTS: dict[str, tuple[str, bool]] = {
 }
 
 
-# Lists select columns, not entities: no ORM objects to build per row. Still an ORM statement,
-# so the jurisdiction criteria apply exactly as for entities.
+# Lists select columns, not entities, as Core statements with the scope's criterion.
 PERSON_COLUMNS = (
     Person.id,
     Person.node_id,
@@ -81,8 +83,43 @@ def _filtered(
     return stmt
 
 
+def _list_statement(
+    sort: str, cursor: bool, node: bool, gender: bool, age_min: bool, age_max: bool
+) -> Select[Any]:
+    """The list query for one shape of request; values are bound at execution. Core, not ORM
+    (this runs on every list request): the jurisdiction filter comes from ``scope_criterion``."""
+    column_name, desc = SORTS[sort]
+    column = getattr(Person, column_name)
+    stmt = select(*PERSON_COLUMNS).where(scope_criterion(Person))
+    if node:
+        subtree = select(JurisdictionNode.id).where(
+            JurisdictionNode.path.startswith(bindparam("node_path"))
+        )
+        stmt = stmt.where(Person.node_id.in_(subtree))
+    if gender:
+        stmt = stmt.where(Person.gender == bindparam("gender"))
+    if age_min:
+        stmt = stmt.where(Person.birth_date <= bindparam("born_by"))
+    if age_max:
+        stmt = stmt.where(Person.birth_date > bindparam("born_after"))
+    if cursor:
+        key, last_id = bindparam("last_key"), bindparam("last_id")
+        if desc:
+            stmt = stmt.where(or_(column < key, and_(column == key, Person.id < last_id)))
+        else:
+            stmt = stmt.where(or_(column > key, and_(column == key, Person.id > last_id)))
+    order = (column.desc(), Person.id.desc()) if desc else (column.asc(), Person.id.asc())
+    return stmt.order_by(*order).limit(bindparam("limit"))
+
+
+_statements: dict[tuple[Any, ...], Select[Any]] = {}
+_NODE_BY_CODE = select(JurisdictionNode.id, JurisdictionNode.code, JurisdictionNode.path).where(
+    JurisdictionNode.code == bindparam("code")
+)
+
+
 def list_people(
-    session: Session,
+    conn: Connection,
     principal: Principal,
     f: PersonFilter,
     today: date,
@@ -91,21 +128,45 @@ def list_people(
     cursor: str | None = None,
     limit: int = 50,
 ) -> tuple[list[Any], str | None]:
+    """One page of people in the principal's scope (rows of ``PERSON_COLUMNS``)."""
     if sort not in SORTS:
         raise InvalidInputError(f"sort must be one of: {', '.join(SORTS)}")
-    column_name, desc = SORTS[sort]
-    column = getattr(Person, column_name)
-    stmt = _filtered(select(*PERSON_COLUMNS), session, principal, f, today)
+    column_name, _ = SORTS[sort]
+    params: dict[str, Any] = {**scope_params(principal.scope), "limit": limit + 1}
+    if f.node:
+        code = normalize_code(f.node)
+        node = conn.execute(_NODE_BY_CODE, {"code": code}).first()
+        if node is None:
+            raise NotFoundError(f"jurisdiction node {code} does not exist")
+        if not principal.scope.contains(node.id):
+            raise ForbiddenError(f"jurisdiction node {node.code} is outside your scope")
+        params["node_path"] = node.path
+    if f.gender:
+        if f.gender not in ("M", "F"):
+            raise InvalidInputError("gender must be M or F")
+        params["gender"] = f.gender
+    if f.age_min is not None:
+        params["born_by"] = _years_before(today, f.age_min)
+    if f.age_max is not None:
+        params["born_after"] = _years_before(today, f.age_max + 1)
     if cursor:
         last_key, last_id = decode_cursor(cursor, 2)
-        last_key = _parse_time(last_key) if column_name == "created_at" else _int(last_key)
-        last_id = _int(last_id)
-        if desc:
-            stmt = stmt.where(or_(column < last_key, and_(column == last_key, Person.id < last_id)))
-        else:
-            stmt = stmt.where(or_(column > last_key, and_(column == last_key, Person.id > last_id)))
-    order = (column.desc(), Person.id.desc()) if desc else (column.asc(), Person.id.asc())
-    rows: list[Any] = list(session.execute(stmt.order_by(*order).limit(limit + 1)))
+        params["last_key"] = (
+            _parse_time(last_key) if column_name == "created_at" else _int(last_key)
+        )
+        params["last_id"] = _int(last_id)
+    shape = (
+        sort,
+        bool(cursor),
+        bool(f.node),
+        bool(f.gender),
+        f.age_min is not None,
+        f.age_max is not None,
+    )
+    stmt = _statements.get(shape)
+    if stmt is None:
+        stmt = _statements[shape] = _list_statement(*shape)
+    rows: list[Any] = conn.execute(stmt, params).all()
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

@@ -1,0 +1,107 @@
+"""The fast read path keeps every guarantee: cached principals never outlive a revocation made
+in this process, idle expiry still holds, and concurrent requests and appends from another
+process keep one linear, verifiable audit chain with one record per read."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from foundation.world import World
+from yitu.access.roles import Role
+from yitu.audit.chain import Actor, AuditLog, Entry, verify
+from yitu.audit.models import AuditEvent
+from yitu.core.db import Database
+
+PEOPLE = "/api/v1/people?limit=5"
+
+
+def _cached(w: World, role: Role) -> dict[str, str]:
+    h = w.headers(role)
+    for _ in range(2):  # the second answer comes from the cached principal
+        assert w.client.get(PEOPLE, headers=h).status_code == 200
+    return h
+
+
+def test_revoked_sessions_are_refused_at_once_even_when_cached(fresh_world: World) -> None:
+    w = fresh_world
+    h = _cached(w, Role.GRID_WORKER)
+    user_id = w.user_ids[Role.GRID_WORKER]
+    r = w.client.post(
+        f"/api/v1/users/{user_id}/revoke-sessions", headers=w.headers(Role.SEC_ADMIN)
+    )
+    assert r.status_code == 204
+    assert w.client.get(PEOPLE, headers=h).status_code == 401
+
+
+def test_logout_is_refused_at_once_even_when_cached(fresh_world: World) -> None:
+    w = fresh_world
+    h = _cached(w, Role.OPERATOR)
+    assert w.client.post("/api/v1/auth/logout", headers=h).status_code == 204
+    assert w.client.get(PEOPLE, headers=h).status_code == 401
+
+
+def test_disabled_account_is_refused_at_once_even_when_cached(fresh_world: World) -> None:
+    w = fresh_world
+    h = _cached(w, Role.MEDIATOR)
+    user_id = w.user_ids[Role.MEDIATOR]
+    r = w.client.post(f"/api/v1/users/{user_id}/disable", headers=w.headers(Role.SYS_ADMIN))
+    assert r.status_code == 200
+    assert w.client.get(PEOPLE, headers=h).status_code == 401
+
+
+def test_cached_session_still_ends_when_idle(fresh_world: World) -> None:
+    w = fresh_world
+    h = _cached(w, Role.GRID_WORKER)
+    w.clock.advance(timedelta(minutes=31))
+    r = w.client.get(PEOPLE, headers=h)
+    assert r.status_code == 401 and "idle" in r.json()["detail"]
+    w.clock.advance(timedelta(minutes=-31))  # back in time: the ended session stays ended
+    assert w.client.get(PEOPLE, headers=h).status_code == 401
+
+
+def test_concurrent_requests_and_another_writer_keep_one_chain(fresh_world: World) -> None:
+    """Threads against the real app (each its own event loop), while a second audit log on its
+    own engine (as another process would) appends too: one linear chain, one record per read."""
+    w = fresh_world
+    other_db = Database(w.platform.db.url)
+    other = AuditLog(other_db, w.platform.audit.key)
+    roles = [Role.GRID_WORKER, Role.OPERATOR, Role.TOWNSHIP_OFFICER, Role.MEDIATOR]
+    served: list[list[int]] = []
+    failures: list[str] = []
+
+    def reader(role: Role) -> None:
+        client = TestClient(w.client.app)
+        for _ in range(10):
+            r = client.get(PEOPLE, headers=w.headers(role))
+            if r.status_code != 200:
+                failures.append(r.text)
+            else:
+                served.append([p["id"] for p in r.json()["items"]])
+
+    def writer() -> None:
+        for i in range(20):
+            other.record(Entry("view", Actor(username=f"cli{i}")))
+
+    with w.platform.db.session() as session:
+        before = session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
+    threads = [threading.Thread(target=reader, args=(r,)) for r in roles * 2]
+    threads.append(threading.Thread(target=writer))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    other_db.dispose()
+
+    assert not failures
+    result = verify(w.platform.db, w.platform.audit.key)
+    assert result.ok, result.problem
+    with w.platform.db.session() as session:
+        new = list(session.scalars(select(AuditEvent).where(AuditEvent.seq > (before or 0))))
+    reads = sorted(json.loads(e.object_ids) for e in new if e.action == "view" and e.object_ids)
+    assert len(new) == len([ids for ids in served if ids]) + 20
+    assert reads == sorted(ids for ids in served if ids)
