@@ -26,7 +26,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check yitu tests bench
 	$(BIN)/pytest
-	YITU_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest tests/foundation
+	YITU_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest tests/foundation tests/registry
 
 bench-api: $(STAMP)
 	$(BIN)/python bench/api_bench.py

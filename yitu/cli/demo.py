@@ -13,8 +13,10 @@ from yitu.access.roles import Role
 from yitu.access.scope import SCOPE_KEY, UNRESTRICTED
 from yitu.audit.chain import Entry
 from yitu.cli._common import cli_actor, platform
+from yitu.core.errors import YituError
 from yitu.core.migrate import upgrade
 from yitu.core.settings import Settings
+from yitu.demo.cli import generate_command, load_small_if_empty
 
 app = typer.Typer(help="Demo set-up for `make run`.", no_args_is_help=True)
 
@@ -51,7 +53,9 @@ def init() -> None:
         else:
             action = "kept"
         admin_id = admin.id
-    # Hook: the demo county generator (a later issue) adds grids, people and houses here.
+    # The demo county (grids, buildings, people…): the small one, once, if none is loaded.
+    if load_small_if_empty(p):
+        typer.echo("demo county generated (scale small, seed 1)")
     if added:
         p.audit.record(
             Entry(
@@ -78,3 +82,17 @@ def init() -> None:
             f"demo system admin '{DEMO_ADMIN}' already set up (reset: "
             f"yitu user reset-password {DEMO_ADMIN})"
         )
+
+
+@app.command()
+def generate(
+    scale: str = typer.Option("small", help="small (a few thousand people) | town | laohekou"),
+    seed: int = typer.Option(1, help="same seed, same county"),
+    replace: bool = typer.Option(False, help="delete the loaded demo county first"),
+    progress: bool = typer.Option(True, help="progress bar"),
+) -> None:
+    """Generate the demo county on 老河口市's real divisions and load it (one transaction)."""
+    try:
+        generate_command(platform(), scale, seed, replace, progress)
+    except YituError as exc:
+        raise typer.BadParameter(exc.detail) from exc
