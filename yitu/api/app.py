@@ -13,6 +13,7 @@ from yitu.api import docs, problems
 from yitu.api.middleware import BodyLimit, RequestContext
 from yitu.audit.api import router as audit_router
 from yitu.people.api import router as people_router
+from yitu.registry.api import router as registry_router
 from yitu.runtime import Platform
 
 API_PREFIX = "/api/v1"
@@ -35,7 +36,9 @@ def create_app(platform: Platform) -> FastAPI:
     )
     app.state.platform = platform
     api = APIRouter(prefix=API_PREFIX)
-    for router in (auth_router, users_router, tree_router, people_router, audit_router):
+    for router in (
+        auth_router, users_router, tree_router, people_router, registry_router, audit_router
+    ):
         api.include_router(router)
 
     @api.get("/health", tags=["meta"], summary="Liveness")

@@ -1,0 +1,209 @@
+"""Spatial queries against brute force over all rows (shapely), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from foundation.world import GRID_A, World
+from shapely.geometry import Point, Polygon, box
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from registry.county import EDGE_LAT, EDGE_LON, LAT0, LON0, TODAY, County
+from yitu.access.jurisdiction import get_node
+from yitu.access.scope import SCOPE_KEY, UNRESTRICTED, Scope
+from yitu.grid import encode
+from yitu.grid.cover import bbox_ranges
+from yitu.registry import spatial
+from yitu.registry.models import Building, PersonHouse
+
+M = spatial.M_PER_DEG
+
+
+def _session(world: World, scope: object = UNRESTRICTED) -> Any:
+    return world.platform.db.session(**{SCOPE_KEY: scope})
+
+
+@pytest.fixture(scope="module")
+def session(county_world: tuple[World, County]) -> Iterator[Session]:
+    with _session(county_world[0]) as s:
+        yield s
+
+
+def _boxes() -> list[tuple[float, float, float, float]]:
+    rng = np.random.default_rng(3)
+    out = [
+        (LON0, LAT0, LON0 + 0.03, LAT0 + 0.03),
+        (EDGE_LON, EDGE_LAT, EDGE_LON + 0.001, EDGE_LAT + 0.001),  # corner on the edge point
+        (EDGE_LON - 0.001, EDGE_LAT - 0.001, EDGE_LON, EDGE_LAT),
+        (111.6805, 32.3805, 111.6811, 32.3811),  # inside the L's empty corner
+        (111.6620, 32.3890, 111.6625, 32.3901),  # touches the long building's middle
+    ]
+    for _ in range(40):
+        x, y = LON0 + rng.uniform(-0.005, 0.03), LAT0 + rng.uniform(-0.005, 0.03)
+        d = rng.choice([0.0005, 0.002, 0.01])
+        out.append((x, y, x + d, y + d * 0.7))
+    return out
+
+
+@pytest.mark.parametrize("bbox", _boxes())
+def test_buildings_in_bbox_match_brute_force(
+    session: Session, county_world: tuple[World, County], bbox: tuple[float, ...]
+) -> None:
+    county = county_world[1]
+    expected = sorted(i for i, f in county.footprints.items() if f.intersects(box(*bbox)))
+    got = [b.id for b in spatial.buildings_in_bbox(session, *bbox)]
+    assert got == expected
+
+
+def test_bbox_ranges_stay_small() -> None:
+    for w, s, e, n in _boxes():
+        assert 1 <= len(spatial.ranges_for_bbox(w, s, e, n)) <= spatial.MAX_RANGES
+    # the whole county still fits
+    assert len(spatial.ranges_for_bbox(111.4, 32.2, 111.9, 32.6)) <= spatial.MAX_RANGES
+
+
+def test_bbox_ranges_hold_every_point_of_the_closed_box() -> None:
+    rng = np.random.default_rng(5)
+    for w, s, e, n in _boxes()[:10]:
+        r = spatial.ranges_for_bbox(w, s, e, n)
+        pts = [(w, s), (e, n), (w, n), (e, s)] + [
+            (rng.uniform(w, e), rng.uniform(s, n)) for _ in range(50)
+        ]
+        for lon, lat in pts:
+            from yitu.grid import to_int
+
+            v = to_int(encode(lon, lat, 10))
+            assert any(lo <= v < hi for lo, hi in r)
+
+
+def test_polygon_matches_brute_force(
+    session: Session, county_world: tuple[World, County]
+) -> None:
+    county = county_world[1]
+    polys = [
+        Polygon([(111.662, 32.372), (111.688, 32.375), (111.670, 32.395)]),
+        Polygon([(EDGE_LON, EDGE_LAT), (111.68, EDGE_LAT), (111.68, 32.39)]),
+        box(111.6805, 32.3805, 111.6811, 32.3811),
+    ]
+    for poly in polys:
+        expected = sorted(i for i, f in county.footprints.items() if f.intersects(poly))
+        assert [b.id for b in spatial.buildings_in_polygon(session, poly)] == expected
+
+
+def test_buildings_in_cell(session: Session) -> None:
+    rows = session.scalars(select(Building)).all()
+    for level in (4, 5, 7, 10):
+        cells = {encode(b.lon, b.lat, level) for b in rows}
+        for cell in sorted(cells)[:10]:
+            expected = sorted(b.id for b in rows if encode(b.lon, b.lat, level) == cell)
+            assert [b.id for b in spatial.buildings_in_cell(session, cell)] == expected
+
+
+def _points() -> list[tuple[float, float]]:
+    rng = np.random.default_rng(11)
+    pts = [(EDGE_LON, EDGE_LAT), (111.6812, 32.3802), (111.6806, 32.3806), (111.6630, 32.3906)]
+    pts += [(LON0 + rng.uniform(-0.01, 0.04), LAT0 + rng.uniform(-0.01, 0.04)) for _ in range(60)]
+    return pts
+
+
+@pytest.mark.parametrize("point", _points())
+def test_containing_and_nearest_match_brute_force(
+    session: Session, county_world: tuple[World, County], point: tuple[float, float]
+) -> None:
+    county = county_world[1]
+    lon, lat = point
+    p = Point(lon, lat)
+    covering = [i for i, f in county.footprints.items() if f.covers(p)]
+    b = spatial.building_containing(session, lon, lat)
+    if covering:
+        best = min(covering, key=lambda i: (county.footprints[i].area, i))
+        assert b is not None and b.id == best
+    else:
+        assert b is None
+    kx = math.cos(math.radians(lat))
+
+    def dist(f: Polygon) -> float:
+        xy = [((x - lon) * kx * M, (y - lat) * M) for x, y in f.exterior.coords]
+        return Polygon(xy).distance(Point(0, 0))
+
+    brute = min((dist(f), i) for i, f in county.footprints.items())
+    hit = spatial.nearest_building(session, lon, lat)
+    assert hit is not None
+    assert hit[0].id == brute[1]
+    assert hit[1] == pytest.approx(brute[0], abs=1e-6)
+
+
+def test_nearest_far_away_and_nothing(session: Session) -> None:
+    hit = spatial.nearest_building(session, 111.9, 32.6)  # ~35 km away
+    assert hit is not None and hit[1] > 30_000
+    assert spatial.nearest_building(session, 111.9, 32.6, limit_m=1000) is None
+
+
+def test_people_in_cell_are_current_residents(session: Session) -> None:
+    rels = session.scalars(select(PersonHouse)).all()
+    for level in (5, 7, 10):
+        cells = {encode(*_lonlat(session, r), level)
+                 for r in rels[:20]}
+        for cell in cells:
+            v = spatial.ranges_for_cell(cell)[0]
+            expected = sorted({
+                r.person_id for r in rels
+                if v[0] <= r.code < v[1] and r.relation in ("householder", "tenant",
+                                                             "family_member", "lodger")
+                and r.valid_from <= TODAY and (r.valid_to is None or r.valid_to > TODAY)
+            })
+            got = [p.id for p in spatial.people_in_cell(session, cell, TODAY)]
+            assert got == expected
+            assert sum(spatial.count_people_in_cell(session, cell, TODAY).values()) == len(got)
+
+
+def _lonlat(session: Session, r: PersonHouse) -> tuple[float, float]:
+    from yitu.registry.models import House
+
+    h = session.get(House, r.house_id)
+    assert h is not None
+    return h.lon, h.lat
+
+
+def test_scope_applies_to_every_query(county_world: tuple[World, County]) -> None:
+    world, county = county_world
+    with _session(world) as full:
+        grid_id = get_node(full, GRID_A).id
+    with _session(world, Scope(frozenset({grid_id}))) as scoped, _session(
+        world, Scope(frozenset())
+    ) as nobody:
+        _check_scoped(county, scoped, nobody, grid_id)
+
+
+def _check_scoped(county: County, scoped: Session, nobody: Session, grid_id: int) -> None:
+    w, s, e, n = LON0 - 0.01, LAT0 - 0.01, LON0 + 0.04, LAT0 + 0.04
+    expected = sorted(i for i, g in county.nodes.items() if g == GRID_A)
+    assert [b.id for b in spatial.buildings_in_bbox(scoped, w, s, e, n)] == expected
+    cell = encode(111.67, 32.38, 3)
+    assert all(b.node_id == grid_id for b in spatial.buildings_in_cell(scoped, cell))
+    assert all(p.node_id == grid_id for p in spatial.people_in_cell(scoped, cell, TODAY))
+    hit = spatial.nearest_building(scoped, 111.695, 32.385)  # in GRID_B: nearest visible is in A
+    assert hit is not None and hit[0].node_id == grid_id
+    assert spatial.buildings_in_bbox(nobody, w, s, e, n) == []
+    assert spatial.building_containing(nobody, EDGE_LON, EDGE_LAT) is None
+
+
+def test_query_plans_use_the_code_index(session: Session) -> None:
+    r = bbox_ranges(111.66, 32.37, 111.68, 32.39, 5)
+    assert len(r) > 1
+    stmt = select(Building.id).where(spatial.code_range_clause(Building.code, r))
+    sql = str(stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        plan = " ".join(str(row) for row in session.execute(text("EXPLAIN QUERY PLAN " + sql)))
+        assert "ix_buildings_code" in plan and "SCAN buildings" not in plan.replace(
+            "USING INDEX", "")
+    else:
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = " ".join(str(row) for row in session.execute(text("EXPLAIN " + sql)))
+        assert "ix_buildings_code" in plan
