@@ -41,7 +41,9 @@ class County:
     footprints: dict[int, Polygon] = field(default_factory=dict)
     nodes: dict[int, str] = field(default_factory=dict)  # building id -> grid code
     person_ids: list[int] = field(default_factory=list)
-    separated: int = 0  # a person registered in one house and living in another
+    separated: set[int] = field(default_factory=set)  # registered in one house, living in another
+    hukou: set[int] = field(default_factory=set)
+    registered_at_home: set[int] = field(default_factory=set)
     elderly_alone: int = 0
 
 
@@ -141,9 +143,14 @@ def build_county(world: World) -> County:
                                         house_id=house.id, relation="lodger",
                                         valid_from=date(2010, 1, 1), valid_to=date(2015, 1, 1),
                                         code=code2d, code3d=h3))
+                if person.registration_type == "hukou":
+                    county.hukou.add(person.id)
                 if n % 7 == 0:
-                    # registered at the other floor's house of building 1: 人户分离
-                    county.separated += 1
+                    # floor 2: registered at the floor-1 house (人户分离); floor 1: at home
+                    if floor == 2:
+                        county.separated.add(person.id)
+                    else:
+                        county.registered_at_home.add(person.id)
                     session.add(PersonHouse(node_id=nodes[grid].id, person_id=person.id,
                                             house_id=house.id - 1 if floor == 2 else house.id,
                                             relation="registered", valid_from=date(2000, 1, 1),

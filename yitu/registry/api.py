@@ -107,7 +107,7 @@ async def person_detail(person_id: int, platform: PlatformDep, principal: Detail
                 person=PersonOut(**person_dict(person, tier, today)),
                 registration_type=person.registration_type,
                 care_tags=[t for t in person.care_tags.split(",") if t],
-                separation=services.separation(links, today),
+                separation=services.separation(links, today, person.registration_type),
                 houses=[house_link(r, h, a, tier, today) for r, h, a in links],
                 organisations=[org_link(r, o) for r, o in orgs],
             )

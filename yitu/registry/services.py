@@ -156,9 +156,13 @@ def person_orgs(session: Session, person_id: int) -> list[tuple[PersonOrg, Organ
     return [(r[0], r[1]) for r in rows]
 
 
-def separation(links: list[tuple[PersonHouse, House, str]], today: date) -> list[str]:
+def separation(
+    links: list[tuple[PersonHouse, House, str]], today: date, registration_type: str
+) -> list[str]:
     """人户分离, derived from the current relations: 户在人不在 — registered (户籍) at a house they
-    do not live in; 人在户不在 — living in a house where they are not registered."""
+    do not live in; 人在户不在 — living in a house where they are not registered (a 流动/寄住
+    person without a local registration is registered elsewhere by definition; a 户籍 person
+    without a recorded registration is unknown, not flagged; 境外 is not 人户分离)."""
 
     def now(r: PersonHouse) -> bool:
         return r.valid_from <= today and (r.valid_to is None or r.valid_to > today)
@@ -170,7 +174,8 @@ def separation(links: list[tuple[PersonHouse, House, str]], today: date) -> list
     flags = []
     if registered - lives:
         flags.append("户在人不在")
-    if lives - registered:
+    elsewhere = not registered and registration_type in ("floating", "lodging")
+    if (registered and lives - registered) or (lives and elsewhere):
         flags.append("人在户不在")
     return flags
 
