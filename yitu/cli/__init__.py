@@ -20,6 +20,7 @@ def build_app() -> typer.Typer:
     from yitu.cli.demo import app as demo_app
     from yitu.cli.grid import app as grid_app
     from yitu.cli.jurisdiction import app as jurisdiction_app
+    from yitu.cli.registry import app as registry_app
     from yitu.cli.serve import serve
     from yitu.cli.users import app as user_app
 
@@ -36,6 +37,7 @@ def build_app() -> typer.Typer:
     app.add_typer(audit_app, name="audit")
     app.add_typer(jurisdiction_app, name="jurisdiction")
     app.add_typer(demo_app, name="demo")
+    app.add_typer(registry_app, name="registry")
     return app
 
 
