@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from foundation.world import GRID_A, World
 from shapely.geometry import Point, Polygon, box
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from registry.county import EDGE_LAT, EDGE_LON, LAT0, LON0, TODAY, County
@@ -207,3 +207,34 @@ def test_query_plans_use_the_code_index(session: Session) -> None:
         session.execute(text("SET LOCAL enable_seqscan = off"))
         plan = " ".join(str(row) for row in session.execute(text("EXPLAIN " + sql)))
         assert "ix_buildings_code" in plan
+
+
+def test_real_statements_search_the_code_index_on_sqlite(session: Session) -> None:
+    """The statements the queries actually send (bound parameters, scope, bbox filters): none
+    may fall back to a table scan (an ORDER BY id once made SQLite scan in rowid order)."""
+    engine = session.get_bind()
+    if engine.dialect.name != "sqlite":
+        return  # PostgreSQL: see test_query_plans_use_the_code_index
+    plans: list[str] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if statement.startswith("SELECT") and "max(" not in statement:
+            rows = cursor.connection.execute("EXPLAIN QUERY PLAN " + statement, params)
+            plans.append(" | ".join(str(r[3]) for r in rows))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with _session_for(session) as scoped:
+            spatial.buildings_in_bbox(scoped, 111.665, 32.375, 111.668, 32.377)
+            spatial.building_containing(scoped, EDGE_LON, EDGE_LAT)
+            spatial.people_in_cell(scoped, encode(EDGE_LON, EDGE_LAT, 7), TODAY)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert plans
+    for plan in plans:
+        for step in plan.split(" | "):
+            assert step not in ("SCAN buildings", "SCAN person_houses", "SCAN people"), plan
+
+
+def _session_for(session: Session) -> Any:
+    return Session(session.get_bind(), info={SCOPE_KEY: Scope(frozenset(range(1, 10_000)))})

@@ -38,7 +38,7 @@ import numpy as np
 import shapely
 from shapely.geometry import Point, box, shape
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import ColumnElement, and_, event, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, event, false, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from yitu.grid import cover
@@ -121,7 +121,12 @@ def code_range_clause(column: Any, ranges: Ranges | Sequence[Sequence[int]]) -> 
     pairs = [(int(lo), int(hi)) for lo, hi in ranges]
     if not pairs:
         return false()
-    clauses = [and_(column >= lo, column < hi) for lo, hi in pairs]
+    # Bounds inline as integer literals (ints we computed, never caller text): with bound
+    # parameters SQLite's planner cannot see that the ranges are narrow and scans the table.
+    clauses = [
+        and_(column >= literal_column(str(lo)), column < literal_column(str(hi)))
+        for lo, hi in pairs
+    ]
     return clauses[0] if len(clauses) == 1 else or_(*clauses)
 
 
@@ -212,11 +217,12 @@ def buildings_in_bbox(
             Building.south <= north,
             Building.north >= south,
         )
-        .order_by(Building.id)
     )
     q = box(west, south, east, north)
     out = []
-    for b in session.scalars(stmt):
+    # Sorted here, not by ORDER BY id: SQLite would rather scan the table in rowid order than
+    # sort a few rows from the code index.
+    for b in sorted(session.scalars(stmt), key=lambda b: b.id):
         inside = b.west >= west and b.east <= east and b.south >= south and b.north <= north
         if inside or footprint(b).intersects(q):
             out.append(b)
@@ -241,16 +247,16 @@ def buildings_in_polygon(session: Session, geom: BaseGeometry | dict[str, Any]) 
             Building.south <= n,
             Building.north >= s,
         )
-        .order_by(Building.id)
     )
     shapely.prepare(g)
-    return [b for b in session.scalars(stmt) if g.intersects(footprint(b))]
+    rows = sorted(session.scalars(stmt), key=lambda b: b.id)
+    return [b for b in rows if g.intersects(footprint(b))]
 
 
 def buildings_in_cell(session: Session, code: str | int) -> list[Building]:
     """Buildings whose point (``code``) lies in the cell."""
     stmt = select(Building).where(code_range_clause(Building.code, ranges_for_cell(code)))
-    return list(session.scalars(stmt.order_by(Building.id)))
+    return sorted(session.scalars(stmt), key=lambda b: b.id)
 
 
 def _candidates_near(session: Session, lon: float, lat: float, dlon: float, dlat: float) -> Any:
@@ -335,7 +341,7 @@ def people_in_cell(session: Session, code: str | int, today: date) -> list[Perso
         PersonHouse.relation.in_([r.value for r in RESIDENT_RELATIONS]),
         _current(today),
     )
-    return list(session.scalars(select(Person).where(Person.id.in_(sub)).order_by(Person.id)))
+    return sorted(session.scalars(select(Person).where(Person.id.in_(sub))), key=lambda p: p.id)
 
 
 def count_people_in_cell(session: Session, code: str | int, today: date) -> dict[str, int]:
