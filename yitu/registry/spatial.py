@@ -38,7 +38,7 @@ import numpy as np
 import shapely
 from shapely.geometry import Point, box, shape
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import ColumnElement, and_, event, false, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, and_, event, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from yitu.grid import cover
@@ -121,12 +121,8 @@ def code_range_clause(column: Any, ranges: Ranges | Sequence[Sequence[int]]) -> 
     pairs = [(int(lo), int(hi)) for lo, hi in ranges]
     if not pairs:
         return false()
-    # Bounds inline as integer literals (ints we computed, never caller text): with bound
-    # parameters SQLite's planner cannot see that the ranges are narrow and scans the table.
-    clauses = [
-        and_(column >= literal_column(str(lo)), column < literal_column(str(hi)))
-        for lo, hi in pairs
-    ]
+    # Bound parameters: one cached compiled statement per number of ranges.
+    clauses = [and_(column >= lo, column < hi) for lo, hi in pairs]
     return clauses[0] if len(clauses) == 1 else or_(*clauses)
 
 
