@@ -8,10 +8,12 @@ sequence and the link; a reorder breaks both. Tail truncation is caught against 
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
 import threading
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from hashlib import sha256
@@ -113,6 +115,12 @@ class AuditLog:
     PostgreSQL advisory lock) the insert happens only if no record follows the hinted head, else
     the head is read and the insert repeated. So other processes (CLI, more workers) can append
     too, and a unique ``seq`` catches anything else.
+
+    Reads are group-committed (``submit``): concurrent callers queue their entries; the first
+    waiter becomes the leader, appends every queued entry in one transaction (the chain computed
+    in queue order under the same locks as a single append), commits, and wakes the others.
+    ``submit`` returns only once the caller's record is committed; if the batch fails, every
+    caller in it gets ``AuditUnavailableError`` and nothing is served unaudited.
     """
 
     def __init__(self, db: Database, key: AuditKey, clock: Clock | None = None) -> None:
@@ -121,26 +129,136 @@ class AuditLog:
         self.clock = clock or SystemClock()
         self._lock = threading.Lock()
         self._head: tuple[int, str] | None = None  # hint: last (seq, mac) this process saw
+        self._group = threading.Condition(threading.Lock())
+        self._pending: list[_Slot] = []
+        self._leading = False
+        # per event loop: entries queued by async callers, and whether a flush is under way
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopQueue] = (
+            weakref.WeakKeyDictionary()
+        )
+        self.batches_committed = 0  # counters: group commit at work (tests, diagnostics)
+        self.records_committed = 0
 
     def record(self, entry: Entry) -> int:
         """Append in a transaction of its own."""
         with self.db.engine.connect() as conn:
             return self.append(conn, entry)
 
+    async def submit_async(self, entry: Entry) -> int:
+        """Group commit from an event loop: await until ``entry`` is committed and return its
+        ``seq``. Entries queued on this loop while a batch is written go together in the next
+        one: written inline on SQLite, in a worker thread on PostgreSQL (one thread hop per
+        batch, not per request); the write joins the thread-level group commit of ``submit``."""
+        loop = asyncio.get_running_loop()
+        q = self._async.get(loop)
+        if q is None:
+            q = self._async[loop] = _LoopQueue()
+        fut: asyncio.Future[int] = loop.create_future()
+        q.items.append((entry, request_id_var.get(), fut))
+        if not q.flushing:
+            q.flushing = True
+            q.task = loop.create_task(self._flush_loop(q))
+        return await fut
+
+    async def _flush_loop(self, q: _LoopQueue) -> None:
+        import anyio.to_thread
+
+        try:
+            while q.items:
+                batch, q.items = q.items, []
+                items = [(e, rid) for e, rid, _ in batch]
+                try:
+                    if self.db.dialect == "sqlite":
+                        # Embedded SQLite is CPU work: inline, like the reads (a worker thread
+                        # would fight the loop for the GIL). Entries queued while earlier ones
+                        # were read or written make the next batch.
+                        await asyncio.sleep(0)
+                        items += [(e, rid) for e, rid, _ in q.items]
+                        batch, q.items = batch + q.items, []
+                        seqs = self.submit_many(items)
+                    else:
+                        seqs = await anyio.to_thread.run_sync(self.submit_many, items)
+                except BaseException as exc:
+                    for _, _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(AuditUnavailableError(str(exc)))
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                for (_, _, fut), seq in zip(batch, seqs, strict=True):
+                    if not fut.done():
+                        fut.set_result(seq)
+        finally:
+            q.flushing = False
+            for _, _, fut in q.items:  # only if cancelled: nothing is left waiting forever
+                if not fut.done():
+                    fut.set_exception(AuditUnavailableError("audit flush cancelled"))
+            q.items = []
+
+    def submit(self, entry: Entry, request_id: str | None = None) -> int:
+        """Group commit: block until ``entry`` is committed (with the entries of concurrent
+        callers, in one transaction) and return its ``seq``. Safe from any thread."""
+        rid = request_id_var.get() if request_id is None else request_id
+        return self.submit_many([(entry, rid)])[0]
+
+    def submit_many(self, items: list[tuple[Entry, str]]) -> list[int]:
+        """``submit`` for several (entry, request id) pairs: committed together, seqs returned."""
+        slot = _Slot(items)
+        with self._group:
+            self._pending.append(slot)
+            while not slot.done and self._leading:
+                self._group.wait()
+            if not slot.done:
+                self._leading = True
+                batch, self._pending = self._pending, []
+        if not slot.done:  # the leader: write every queued entry, then wake the followers
+            try:
+                self._commit_batch(batch)
+            finally:
+                with self._group:
+                    for s in batch:
+                        s.done = True
+                    self._leading = False
+                    self._group.notify_all()
+        if slot.error is not None:
+            raise AuditUnavailableError("the audit record could not be committed") from slot.error
+        return slot.seqs
+
+    def _commit_batch(self, batch: list[_Slot]) -> None:
+        try:
+            with self.db.engine.connect() as conn:
+                seqs = self._append_committed(conn, [i for s in batch for i in s.items])
+        except BaseException as exc:
+            for s in batch:
+                s.error = exc
+            if not isinstance(exc, Exception):
+                raise
+            log.error("audit batch of %d records failed: %s", len(batch), type(exc).__name__)
+            return
+        n = 0
+        for s in batch:
+            s.seqs = seqs[n : n + len(s.items)]
+            n += len(s.items)
+        self.batches_committed += 1
+        self.records_committed += n
+
     def append(self, conn: Connection, entry: Entry) -> int:
         """Append ``entry`` in ``conn``'s transaction and commit it (with whatever else the
         transaction holds, e.g. the read the entry records): when this returns, it is durable."""
+        return self._append_committed(conn, [(entry, request_id_var.get())])[0]
+
+    def _append_committed(self, conn: Connection, items: list[tuple[Entry, str]]) -> list[int]:
         for attempt in range(5):
             try:
                 with self._lock:
                     try:
-                        seq, mac = self._append(conn, entry)
+                        seqs, mac = self._append(conn, items)
                         conn.commit()
                     except BaseException:
                         self._head = None
                         raise
-                    self._head = (seq, mac)
-                    return seq
+                    self._head = (seqs[-1], mac)
+                    return seqs
             except (IntegrityError, DBAPIError) as exc:  # another process raced: re-read the head
                 conn.rollback()
                 if attempt == 4 or (not isinstance(exc, IntegrityError) and not _is_busy(exc)):
@@ -148,7 +266,7 @@ class AuditLog:
                 log.warning("audit append raced (attempt %d), retrying", attempt + 1)
         raise RuntimeError("could not append to the audit log")
 
-    def _values(self, entry: Entry, seq: int, prev: str) -> dict[str, Any]:
+    def _values(self, entry: Entry, seq: int, prev: str, request_id: str) -> dict[str, Any]:
         values: dict[str, Any] = {
             "seq": seq,
             "event_time": self.clock.now().isoformat(timespec="microseconds"),
@@ -157,7 +275,7 @@ class AuditLog:
             "actor_role": entry.actor.role,
             "session_id": entry.actor.session_id,
             "client_ip": entry.actor.client_ip,
-            "request_id": request_id_var.get(),
+            "request_id": request_id,
             "action": entry.action,
             "object_type": entry.object_type,
             "object_ids": json.dumps(entry.object_ids, separators=(",", ":")),
@@ -172,20 +290,33 @@ class AuditLog:
         values["mac"] = compute_mac(self.key.secret, values)
         return values
 
-    def _append(self, conn: Connection, entry: Entry) -> tuple[int, str]:
+    def _append(self, conn: Connection, items: list[tuple[Entry, str]]) -> tuple[list[int], str]:
+        """Insert ``items`` as consecutive records after the head; return their seqs and the
+        last MAC. The first insert takes the write lock (SQLite) or the advisory lock is taken
+        first (PostgreSQL), so once it lands on the head, the rest follow it with no gap."""
         if self.db.dialect == "postgresql":
             conn.execute(_PG_LOCK)
+        rows: list[dict[str, Any]] = []
         if self._head is not None:
-            values = self._values(entry, self._head[0] + 1, self._head[1])
-            values["head_seq"] = self._head[0]
-            if conn.execute(_APPEND_IF_HEAD, values).rowcount == 1:
-                return values["seq"], values["mac"]
-        # No hint, or another process appended since: read the head under the write lock.
-        head = conn.execute(_HEAD).first()
-        seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
-        values = self._values(entry, seq, prev)
-        conn.execute(insert(AuditEvent), values)
-        return seq, values["mac"]
+            first = self._values(items[0][0], self._head[0] + 1, self._head[1], items[0][1])
+            first["head_seq"] = self._head[0]
+            if conn.execute(_APPEND_IF_HEAD, first).rowcount == 1:
+                del first["head_seq"]
+                rows.append(first)
+        if not rows:  # no hint, or another process appended since: read the head under the lock
+            head = conn.execute(_HEAD).first()
+            seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+            rows.append(self._values(items[0][0], seq, prev, items[0][1]))
+            to_insert = rows[:]
+        else:
+            to_insert = []
+        for entry, request_id in items[1:]:
+            row = self._values(entry, rows[-1]["seq"] + 1, rows[-1]["mac"], request_id)
+            rows.append(row)
+            to_insert.append(row)
+        if to_insert:
+            conn.execute(insert(AuditEvent), to_insert)
+        return [r["seq"] for r in rows], rows[-1]["mac"]
 
     def head(self) -> tuple[int, str] | None:
         with self.db.session() as session:
@@ -193,6 +324,33 @@ class AuditLog:
                 select(AuditEvent.seq, AuditEvent.mac).order_by(AuditEvent.seq.desc()).limit(1)
             ).first()
         return (row[0], row[1]) if row else None
+
+
+class AuditUnavailableError(RuntimeError):
+    """The audit record of a read could not be committed: the read must not be served."""
+
+
+class _Slot:
+    """One caller's place in a group commit."""
+
+    __slots__ = ("done", "error", "items", "seqs")
+
+    def __init__(self, items: list[tuple[Entry, str]]) -> None:
+        self.items = items
+        self.seqs: list[int] = []
+        self.error: BaseException | None = None
+        self.done = False
+
+
+class _LoopQueue:
+    """Async callers' entries on one event loop, waiting for the next flush."""
+
+    __slots__ = ("flushing", "items", "task")
+
+    def __init__(self) -> None:
+        self.items: list[tuple[Entry, str, asyncio.Future[int]]] = []
+        self.flushing = False
+        self.task: asyncio.Task[None] | None = None
 
 
 @dataclass

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -43,6 +44,17 @@ class JSONBytes(Response):
 
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]
+T = TypeVar("T")
+
+
+async def _serve_audited(platform: Platform, work: Callable[[], tuple[T, Entry | None]]) -> T:
+    """Run the read ``work`` the way that suits the database, then group-commit its audit entry
+    (``AuditLog.submit_async``) and return only once that record is durable; if it cannot be
+    committed, ``AuditUnavailableError`` propagates (a 500 problem) and nothing is served."""
+    result, entry = await platform.call(work)
+    if entry is not None:
+        await platform.audit.submit_async(entry)
+    return result
 
 
 def _today(platform: Platform) -> date:
@@ -106,7 +118,7 @@ def _audit_read(
     reason: str = "",
     detail: str = "",
 ) -> None:
-    platform.audit.record(_read_entry(principal, action, ids, tier, purpose, reason, detail))
+    platform.audit.submit(_read_entry(principal, action, ids, tier, purpose, reason, detail))
 
 
 @router.get("", response_model=PersonPage, summary="List people in your jurisdiction (masked L1)")
@@ -127,22 +139,19 @@ async def list_people(
     tier = tier_for(principal.role, Purpose.LIST)
     page_size = _page_limit(request, limit)
 
-    def work() -> bytes:
-        # One connection, one transaction: the read and its audit record commit together, and
-        # the response is built only after that commit.
+    def work() -> tuple[bytes, Entry | None]:
+        # The read, then its audit entry; the body leaves only after that entry is committed
+        # (group commit with concurrent reads, see ``_serve_audited``).
         today = _today(platform)
         with platform.db.engine.connect() as conn:
             rows, next_cursor = services.list_people(
                 conn, principal, f, today, sort=sort, cursor=cursor, limit=page_size
             )
-            body = page_json([person_dict(p, tier, today) for p in rows], next_cursor)
-            if rows:
-                platform.audit.append(
-                    conn, _read_entry(principal, "view", [p.id for p in rows], tier, Purpose.LIST)
-                )
-        return body
+        body = page_json([person_dict(p, tier, today) for p in rows], next_cursor)
+        ids = [p.id for p in rows]
+        return body, (_read_entry(principal, "view", ids, tier, Purpose.LIST) if ids else None)
 
-    return JSONBytes(await platform.call(work))  # type: ignore[return-value]
+    return JSONBytes(await _serve_audited(platform, work))  # type: ignore[return-value]
 
 
 @router.get("/count", response_model=PersonCount, summary="Count people in your jurisdiction")
