@@ -18,5 +18,7 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
+    # "heads": each domain adds its migrations on its own branch off the registry; all branches
+    # are applied (Alembic orders them by their down_revision chains).
     command.upgrade(alembic_config(url), revision)
