@@ -136,6 +136,25 @@ class Road(Jurisdictional, Base):
     length_m: Mapped[float] = mapped_column(Float)
 
 
+class MapFeature(Base):
+    """A physical map layer feature that is neither a road nor a building: water bodies (汉江,
+    reservoirs, canals). Public geography, not Jurisdictional (like ``node_boundaries``)."""
+
+    __tablename__ = "map_features"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    layer: Mapped[str] = mapped_column(String(20), index=True)  # "water"
+    kind: Mapped[str] = mapped_column(String(20))  # river, lake, reservoir, canal
+    name: Mapped[str] = mapped_column(String(60))
+    geometry: Mapped[str] = mapped_column(Text)  # GeoJSON Polygon/MultiPolygon (the surface)
+    centreline: Mapped[str | None] = mapped_column(Text)  # GeoJSON LineString, for rivers
+    west: Mapped[float] = mapped_column(Float)
+    south: Mapped[float] = mapped_column(Float)
+    east: Mapped[float] = mapped_column(Float)
+    north: Mapped[float] = mapped_column(Float)
+    area_m2: Mapped[float] = mapped_column(Float)
+
+
 class Building(Jurisdictional, Base):
     """实有房屋的楼栋. ``node_id`` is the management grid it stands in."""
 
