@@ -3,6 +3,14 @@
 from yitu.access.models import AuthSession, JurisdictionNode, User, UserScope
 from yitu.audit.models import AuditEvent
 from yitu.core.db import Base
+from yitu.intake.models import (
+    ImportBatch,
+    ImportFile,
+    PersonSource,
+    ReviewItem,
+    RowIssue,
+    SourceRecord,
+)
 from yitu.people.models import Person
 from yitu.registry.models import (
     Address,
@@ -23,6 +31,8 @@ __all__ = [
     "Base",
     "Building",
     "House",
+    "ImportBatch",
+    "ImportFile",
     "JurisdictionNode",
     "MapFeature",
     "NodeBoundary",
@@ -30,7 +40,11 @@ __all__ = [
     "Person",
     "PersonHouse",
     "PersonOrg",
+    "PersonSource",
+    "ReviewItem",
     "Road",
+    "RowIssue",
+    "SourceRecord",
     "User",
     "UserScope",
 ]
