@@ -33,6 +33,7 @@ class Permission(StrEnum):
     PERSON_SEARCH = "person.search"
     PERSON_WRITE = "person.write"
     PERSON_EXPORT = "person.export"
+    ORG_WRITE = "org.write"  # create/update organisations (实有单位) in the registry
     JURISDICTION_READ = "jurisdiction.read"
     USER_MANAGE = "user.manage"  # create, list, disable accounts
     GRANT_MANAGE = "grant.manage"  # roles, scopes, unlock, revoke sessions
@@ -43,11 +44,13 @@ P = Permission
 _READ = {P.PERSON_LIST, P.PERSON_DETAIL, P.PERSON_SEARCH, P.JURISDICTION_READ}
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.OPERATOR: frozenset(_READ | {P.PERSON_BREAK_GLASS, P.PERSON_WRITE, P.PERSON_EXPORT}),
-    Role.TOWNSHIP_OFFICER: frozenset(
-        _READ | {P.PERSON_BREAK_GLASS, P.PERSON_WRITE, P.PERSON_EXPORT}
+    Role.OPERATOR: frozenset(
+        _READ | {P.PERSON_BREAK_GLASS, P.PERSON_WRITE, P.PERSON_EXPORT, P.ORG_WRITE}
     ),
-    Role.GRID_WORKER: frozenset(_READ | {P.PERSON_WRITE}),
+    Role.TOWNSHIP_OFFICER: frozenset(
+        _READ | {P.PERSON_BREAK_GLASS, P.PERSON_WRITE, P.PERSON_EXPORT, P.ORG_WRITE}
+    ),
+    Role.GRID_WORKER: frozenset(_READ | {P.PERSON_WRITE, P.ORG_WRITE}),
     Role.DEPT_HANDLER: frozenset(_READ),
     Role.ELDERCARE_OPERATOR: frozenset(_READ),
     Role.MEDIATOR: frozenset(_READ),
