@@ -4,6 +4,7 @@ returns ``Cleaned(value, issues)``; messages never contain the raw value."""
 
 from yitu.intake.clean.address import AddressParts, normalise_address_text, parse_address
 from yitu.intake.clean.credit import clean_credit_code
+from yitu.intake.clean.dates import clean_date
 from yitu.intake.clean.idnumber import clean_id_number, id_birth_sex, upgrade15
 from yitu.intake.clean.matcher import AddressMatch, AddressMatcher
 from yitu.intake.clean.names import clean_name, name_key
@@ -18,6 +19,7 @@ __all__ = [
     "Cleaned",
     "Issue",
     "clean_credit_code",
+    "clean_date",
     "clean_id_number",
     "clean_name",
     "clean_phone",

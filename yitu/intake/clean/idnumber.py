@@ -24,6 +24,9 @@ PROVINCES = frozenset(
 EARLIEST = date(1900, 1, 1)
 _SEPARATORS = re.compile(r"[-_.·/\\]")
 _SHAPE18 = re.compile(r"\d{17}[\dX]")
+# A passport number (1-3 letters and digits): foreign residents without a permanent residence
+# card are registered by it (境外人员).
+_PASSPORT = re.compile(r"[A-Z]{1,3}\d{5,10}")
 
 
 def _issue(code: str, message: str) -> Issue:
@@ -54,11 +57,15 @@ def upgrade15(number15: str) -> str:
 def clean_id_number(raw: str | None, today: date | None = None) -> Cleaned[str]:
     """Canonical 18-character number (upper-case X) or None, with issues:
     ``id_missing``, ``id_format``, ``id_region``, ``id_birth_date``, ``id_checksum`` (value None)
-    and ``id_upgraded`` (informational: a 15-digit number was upgraded, value kept)."""
+    and, informational (value kept): ``id_upgraded`` (a 15-digit number was upgraded) and
+    ``id_passport`` (a passport number: letters and digits, kept upper-case). A foreigner's
+    permanent residence number (18 characters starting with 9) is validated like a citizen ID."""
     if blank(raw):
         return Cleaned(None, (_issue("id_missing", "ID number is missing"),))
     text = normalise_id_text(str(raw))
     issues: list[Issue] = []
+    if _PASSPORT.fullmatch(text):
+        return Cleaned(text, (_issue("id_passport", "a passport number, not a citizen ID"),))
     if len(text) == 15 and text.isdigit():
         text = upgrade15(text)
         issues.append(_issue("id_upgraded", "15-digit ID number upgraded to 18 digits"))
@@ -75,7 +82,9 @@ def clean_id_number(raw: str | None, today: date | None = None) -> Cleaned[str]:
             ),
             candidate=digits or None,
         )
-    if text[:2] not in PROVINCES or text[2:6] == "0000":
+    # 外国人永久居留身份证 (2023): 9 + province of issue (2) + nationality (3), same check digit.
+    foreign = text[0] == "9" and text[1:3] in PROVINCES
+    if not foreign and (text[:2] not in PROVINCES or text[2:6] == "0000"):
         issues.append(_issue("id_region", "ID number region code (digits 1-6) is not valid"))
     born = _birth(text[6:14])
     if born is None or not (EARLIEST <= born <= (today or date.today())):

@@ -46,6 +46,7 @@ class Cleaned(Generic[T]):
 INFORMATIONAL = frozenset(
     {
         "id_upgraded",
+        "id_passport",
         "phone_multiple",
         "phone_landline_default_area",
         "name_variant",
