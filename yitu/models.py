@@ -2,6 +2,20 @@
 
 from yitu.access.models import AuthSession, JurisdictionNode, User, UserScope
 from yitu.audit.models import AuditEvent
+from yitu.cases.models import (
+    Case,
+    CaseCounter,
+    CaseEvent,
+    Category,
+    Component,
+    Department,
+    DepartmentMember,
+    Evidence,
+    Notification,
+    Subscription,
+    Supervision,
+    WebhookDelivery,
+)
 from yitu.core.db import Base
 from yitu.intake.models import (
     ImportBatch,
@@ -30,12 +44,21 @@ __all__ = [
     "AuthSession",
     "Base",
     "Building",
+    "Case",
+    "CaseCounter",
+    "CaseEvent",
+    "Category",
+    "Component",
+    "Department",
+    "DepartmentMember",
+    "Evidence",
     "House",
     "ImportBatch",
     "ImportFile",
     "JurisdictionNode",
     "MapFeature",
     "NodeBoundary",
+    "Notification",
     "Organisation",
     "Person",
     "PersonHouse",
@@ -45,6 +68,9 @@ __all__ = [
     "Road",
     "RowIssue",
     "SourceRecord",
+    "Subscription",
+    "Supervision",
     "User",
     "UserScope",
+    "WebhookDelivery",
 ]

@@ -38,20 +38,28 @@ class Permission(StrEnum):
     USER_MANAGE = "user.manage"  # create, list, disable accounts
     GRANT_MANAGE = "grant.manage"  # roles, scopes, unlock, revoke sessions
     AUDIT_READ = "audit.read"
+    CASE_REPORT = "case.report"  # report a case (上报) in one's jurisdiction
+    CASE_READ = "case.read"  # list and read cases (reporter contact masked), supervision
+    CASE_ACT = "case.act"  # transitions; the workflow table decides which, per role
+    CASE_ADMIN = "case.admin"  # categories (new versions), departments, members, webhooks
 
 
 P = Permission
 _READ = {P.PERSON_LIST, P.PERSON_DETAIL, P.PERSON_SEARCH, P.JURISDICTION_READ}
 
+_CASES = {P.CASE_REPORT, P.CASE_READ, P.CASE_ACT}
+
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OPERATOR: frozenset(
-        _READ | {P.PERSON_BREAK_GLASS, P.PERSON_WRITE, P.PERSON_EXPORT, P.ORG_WRITE}
+        _READ
+        | _CASES
+        | {P.PERSON_BREAK_GLASS, P.PERSON_WRITE, P.PERSON_EXPORT, P.ORG_WRITE, P.CASE_ADMIN}
     ),
     Role.TOWNSHIP_OFFICER: frozenset(
-        _READ | {P.PERSON_BREAK_GLASS, P.PERSON_WRITE, P.PERSON_EXPORT, P.ORG_WRITE}
+        _READ | _CASES | {P.PERSON_BREAK_GLASS, P.PERSON_WRITE, P.PERSON_EXPORT, P.ORG_WRITE}
     ),
-    Role.GRID_WORKER: frozenset(_READ | {P.PERSON_WRITE, P.ORG_WRITE}),
-    Role.DEPT_HANDLER: frozenset(_READ),
+    Role.GRID_WORKER: frozenset(_READ | _CASES | {P.PERSON_WRITE, P.ORG_WRITE}),
+    Role.DEPT_HANDLER: frozenset(_READ | {P.CASE_READ, P.CASE_ACT}),
     Role.ELDERCARE_OPERATOR: frozenset(_READ),
     Role.MEDIATOR: frozenset(_READ),
     Role.COURT_LIAISON: frozenset({P.JURISDICTION_READ}),
