@@ -1,0 +1,203 @@
+"""Applying cleaned house, organisation and relation rows to the registry, inside the batch's
+transaction (people are applied by the linkage run, ``linkage.py``, which sees all sources).
+
+Each row's outcome: ``merged`` when it names a registry record that exists (a room of the
+standard address registry, an organisation with the same credit code, a person–house relation
+already recorded), ``accepted`` when it creates one, ``rejected`` when it cannot be applied."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from yitu.intake.models import Kind, Outcome, SourceRecord
+from yitu.intake.rows import REJECT, RowIssue, RowResult
+from yitu.people.models import Person
+from yitu.registry.models import Building, House, Organisation, PersonHouse
+
+
+def _chunks(values: list[Any], n: int = 500) -> list[list[Any]]:
+    return [values[i : i + n] for i in range(0, len(values), n)]
+
+
+def _reject(result: RowResult, field: str, code: str, message: str) -> None:
+    result.record = None
+    result.issues.append(RowIssue(REJECT, field, code, message))
+
+
+def apply_batch(
+    conn: Connection, kind: Kind, results: list[RowResult], source: str, today: date
+) -> None:
+    """Set each kept record's outcome (and ids); turn unappliable rows into rejects."""
+    kept = [r for r in results if r.record is not None]
+    if not kept:
+        return
+    if kind == Kind.HOUSES:
+        _houses(conn, kept)
+    elif kind == Kind.ORGANISATIONS:
+        _organisations(conn, kept)
+    elif kind == Kind.RELATIONS:
+        _relations(conn, kept, source, today)
+
+
+def _houses(conn: Connection, kept: list[RowResult]) -> None:
+    for r in kept:
+        rec = r.record
+        assert rec is not None
+        use = rec.get("house_use")
+        if use:
+            conn.execute(update(House).where(House.id == rec["house_id"]).values(use=use))
+        rec["outcome"] = Outcome.MERGED.value
+
+
+def _organisations(conn: Connection, kept: list[RowResult]) -> None:
+    codes = sorted({r.record["credit_code"] for r in kept if r.record})
+    existing: dict[str, int] = {}
+    for chunk in _chunks(codes):
+        existing.update(
+            conn.execute(
+                select(Organisation.credit_code, Organisation.id).where(
+                    Organisation.credit_code.in_(chunk)
+                )
+            ).all()
+        )
+    building_ids = sorted(
+        {r.record["building_id"] for r in kept if r.record and r.record.get("building_id")}
+    )
+    buildings: dict[int, Any] = {}
+    for chunk in _chunks(building_ids):
+        for b in conn.execute(
+            select(Building.id, Building.lon, Building.lat, Building.code, Building.node_id).where(
+                Building.id.in_(chunk)
+            )
+        ):
+            buildings[b.id] = b
+    for r in kept:
+        rec = r.record
+        assert rec is not None
+        org_id = existing.get(rec["credit_code"])
+        if org_id is not None:
+            rec.update(outcome=Outcome.MERGED.value, org_id=org_id)
+            continue
+        b = buildings.get(rec.get("building_id") or -1)
+        if b is None:
+            _reject(
+                r,
+                "address",
+                "address_unmatched",
+                "a new organisation needs an address matched to a building of the "
+                "standard address registry",
+            )
+            continue
+        org_id = conn.execute(
+            insert(Organisation)
+            .values(
+                name=rec["org_name"],
+                credit_code=rec["credit_code"],
+                kind=rec["org_kind"],
+                industry="",
+                building_id=b.id,
+                address_id=rec.get("address_id"),
+                employees=0,
+                lon=b.lon,
+                lat=b.lat,
+                code=b.code,
+                node_id=b.node_id,
+            )
+            .returning(Organisation.id)
+        ).scalar_one()
+        existing[rec["credit_code"]] = org_id
+        rec.update(outcome=Outcome.ACCEPTED.value, org_id=org_id, node_id=b.node_id)
+
+
+def people_by_id_number(conn: Connection, numbers: list[str]) -> dict[str, int]:
+    """Person id for each ID number: from linked records first, then the people table."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(sorted(set(numbers))):
+        found.update(
+            conn.execute(
+                select(Person.id_number, Person.id).where(Person.id_number.in_(chunk))
+            ).all()
+        )
+        found.update(
+            conn.execute(
+                select(SourceRecord.id_number, SourceRecord.person_id).where(
+                    SourceRecord.kind == Kind.PEOPLE.value,
+                    SourceRecord.id_number.in_(chunk),
+                    SourceRecord.person_id.is_not(None),
+                )
+            ).all()
+        )
+    return found
+
+
+def _relations(conn: Connection, kept: list[RowResult], source: str, today: date) -> None:
+    people = people_by_id_number(conn, [r.record["id_number"] for r in kept if r.record])
+    house_ids = sorted({r.record["house_id"] for r in kept if r.record})
+    houses: dict[int, Any] = {}
+    for chunk in _chunks(house_ids):
+        for h in conn.execute(
+            select(House.id, House.code, House.code3d, House.node_id).where(House.id.in_(chunk))
+        ):
+            houses[h.id] = h
+    persons = sorted(set(people.values()))
+    current: dict[tuple[int, int, str], int] = {}
+    for chunk in _chunks(persons):
+        for ph in conn.execute(
+            select(
+                PersonHouse.id, PersonHouse.person_id, PersonHouse.house_id, PersonHouse.relation
+            ).where(PersonHouse.person_id.in_(chunk), PersonHouse.valid_to.is_(None))
+        ):
+            current[(ph.person_id, ph.house_id, ph.relation)] = ph.id
+    new_rows: list[dict[str, Any]] = []
+    new_keys: list[tuple[int, int, str]] = []
+    waiting: list[tuple[RowResult, tuple[int, int, str]]] = []
+    for r in kept:
+        rec = r.record
+        assert rec is not None
+        person_id = people.get(rec["id_number"])
+        if person_id is None:
+            _reject(
+                r,
+                "id_number",
+                "relation_person_unknown",
+                "no person with this ID number: import the people sources first",
+            )
+            continue
+        house = houses[rec["house_id"]]
+        key = (person_id, house.id, rec["relation"])
+        rec.update(person_id=person_id, node_id=house.node_id)
+        if key in current or key in new_keys:
+            rec["outcome"] = Outcome.MERGED.value
+        else:
+            rec["outcome"] = Outcome.ACCEPTED.value
+            new_keys.append(key)
+            new_rows.append(
+                dict(
+                    person_id=person_id,
+                    house_id=house.id,
+                    relation=rec["relation"],
+                    valid_from=rec.get("observed_on") or today,
+                    valid_to=None,
+                    source=source[:40],
+                    code=house.code,
+                    code3d=house.code3d,
+                    node_id=house.node_id,
+                )
+            )
+        waiting.append((r, key))
+    if new_rows:
+        ids = (
+            conn.execute(
+                insert(PersonHouse).returning(PersonHouse.id, sort_by_parameter_order=True),
+                new_rows,
+            )
+            .scalars()
+            .all()
+        )
+        current.update(zip(new_keys, ids, strict=True))
+    for r, key in waiting:
+        assert r.record is not None
+        r.record["target_id"] = current[key]

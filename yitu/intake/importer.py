@@ -1,0 +1,357 @@
+"""Import of one file in batches: idempotent, atomic per batch, resumable.
+
+* A file is known by ``(source, kind, SHA-256 of its bytes)``: a file already imported in full
+  changes nothing when run again.
+* Rows are cut into batches of ``batch_size`` (fixed when the file is first seen, so a re-run
+  cuts the same batches). Each batch — its rows' records, issues, registry changes and the
+  batch row itself — is one transaction: a crash or SIGKILL leaves every batch either complete
+  or absent, and a re-run resumes at the first absent batch.
+* A row already imported from the same source (same row hash, e.g. the same record in this
+  month's and last month's export) is ``merged`` into that record and stores nothing new.
+
+Every row ends in exactly one of accepted / merged / rejected; people rows stay ``pending``
+only until the linkage run of the same command decides between accepted and merged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from yitu.access.models import JurisdictionNode, Level
+from yitu.core.db import Database
+from yitu.core.errors import InvalidInputError
+from yitu.intake.apply import apply_batch
+from yitu.intake.clean import AddressMatcher
+from yitu.intake.mapping import Mapping
+from yitu.intake.models import ImportBatch, ImportFile, Kind, Outcome, RowIssue, SourceRecord
+from yitu.intake.reader import file_hash, open_table
+from yitu.intake.rows import REJECT, RowCleaner, RowResult
+
+DEFAULT_BATCH = 10_000
+Progress = Callable[[int, int], None]  # rows done, rows total
+
+RECORD_DEFAULTS: dict[str, Any] = {
+    "observed_on": None,
+    "name": "",
+    "name_key": "",
+    "id_number": "",
+    "id_digits": "",
+    "phone": "",
+    "birth_date": None,
+    "gender": "",
+    "address": "",
+    "address_id": None,
+    "house_id": None,
+    "building_id": None,
+    "relation": "",
+    "house_use": "",
+    "credit_code": "",
+    "org_name": "",
+    "org_kind": "",
+    "outcome": Outcome.PENDING.value,
+    "person_id": None,
+    "org_id": None,
+    "target_id": None,
+    "node_id": None,
+}
+
+
+@dataclass
+class FileResult:
+    file_id: int
+    name: str
+    kind: str
+    rows: int = 0
+    stored: int = 0  # records written (people: outcome decided by the linkage)
+    accepted: int = 0
+    merged: int = 0  # includes rows already imported (duplicates)
+    rejected: int = 0
+    batches_done: int = 0  # batches committed by this run
+    batches_skipped: int = 0  # batches found committed (resumed or re-run)
+    already_imported: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def county_node_id(conn: Connection) -> int:
+    """Records whose address matched nothing belong to the county (the tree's root)."""
+    node = conn.execute(
+        select(JurisdictionNode.id)
+        .where(JurisdictionNode.level == Level.COUNTY.value)
+        .order_by(JurisdictionNode.id)
+        .limit(1)
+    ).scalar()
+    if node is None:
+        raise InvalidInputError("no county in the jurisdiction tree: load the divisions first")
+    return int(node)
+
+
+def town_names(conn: Connection) -> dict[int, str]:
+    """Every node's town name (for the report's counts by town)."""
+    rows = conn.execute(
+        select(
+            JurisdictionNode.id,
+            JurisdictionNode.code,
+            JurisdictionNode.name,
+            JurisdictionNode.level,
+            JurisdictionNode.path,
+        )
+    ).all()
+    by_code = {r.code: r for r in rows}
+    towns: dict[int, str] = {}
+    for r in rows:
+        for code in r.path.strip("/").split("/"):
+            node = by_code.get(code)
+            if node is not None and node.level == Level.TOWN.value:
+                towns[r.id] = node.name
+                break
+    return towns
+
+
+def known_hashes(conn: Connection, source: str, kind: Kind) -> set[str]:
+    return set(
+        conn.execute(
+            select(SourceRecord.row_hash).where(
+                SourceRecord.source == source, SourceRecord.kind == kind.value
+            )
+        ).scalars()
+    )
+
+
+def _file_row(
+    conn: Connection,
+    source: str,
+    mapping: Mapping,
+    path: Path,
+    digest: str,
+    rows_total: int,
+    batch_size: int,
+    now: datetime,
+) -> tuple[int, bool, int]:
+    """(file id, complete, batch size) — the existing row or a new one."""
+    row = conn.execute(
+        select(ImportFile.id, ImportFile.complete, ImportFile.batch_size).where(
+            ImportFile.source == source,
+            ImportFile.kind == mapping.kind.value,
+            ImportFile.file_hash == digest,
+        )
+    ).first()
+    if row is not None:
+        return int(row.id), bool(row.complete), int(row.batch_size)
+    file_id = conn.execute(
+        insert(ImportFile)
+        .values(
+            source=source,
+            kind=mapping.kind.value,
+            file_name=path.name[:200],
+            file_hash=digest,
+            mapping_hash=mapping.digest,
+            rows_total=rows_total,
+            batch_size=batch_size,
+            complete=False,
+            started_at=now,
+            finished_at=None,
+        )
+        .returning(ImportFile.id)
+    ).scalar_one()
+    return int(file_id), False, batch_size
+
+
+def import_file(
+    db: Database,
+    path: Path,
+    mapping: Mapping,
+    source: str,
+    *,
+    matcher: AddressMatcher | None,
+    today: date,
+    now: Callable[[], datetime],
+    batch_size: int = DEFAULT_BATCH,
+    progress: Progress | None = None,
+    after_batch: Callable[[int], None] | None = None,
+) -> FileResult:
+    """Import ``path`` (CSV or XLSX) as ``source`` with ``mapping``; see the module doc."""
+    if not source or len(source) > 40:
+        raise InvalidInputError("source must be 1–40 characters")
+    if batch_size < 1:
+        raise InvalidInputError("batch size must be at least 1")
+    digest = file_hash(path)
+    table = open_table(path, mapping.sheet, mapping.encoding)
+    mapping.indexes(table.header)  # a missing column is an error before anything is written
+    data = list(table.rows)
+    with db.engine.begin() as conn:
+        file_id, complete, batch_size = _file_row(
+            conn, source, mapping, path, digest, len(data), batch_size, now()
+        )
+        committed = conn.execute(
+            select(func.count()).select_from(ImportBatch).where(ImportBatch.file_id == file_id)
+        ).scalar_one()
+        root = county_node_id(conn)
+        towns = town_names(conn)
+        seen = known_hashes(conn, source, mapping.kind) if not complete else set()
+    result = FileResult(file_id, path.name, mapping.kind.value, rows=len(data))
+    if complete:
+        result.already_imported = True
+        result.batches_skipped = committed
+        return result
+    cleaner = RowCleaner(mapping, table.header, source, matcher, today, towns)
+    batches = [data[i : i + batch_size] for i in range(0, len(data), batch_size)]
+    result.batches_skipped = committed
+    done_rows = sum(len(b) for b in batches[:committed])
+    if progress:
+        progress(done_rows, len(data))
+    for seq in range(committed, len(batches)):
+        rows = batches[seq]
+        results = [cleaner.clean(n, values) for n, values in rows]
+        _write_batch(db, file_id, seq, results, source, mapping.kind, seen, root, today, now)
+        result.batches_done += 1
+        done_rows += len(rows)
+        if progress:
+            progress(done_rows, len(data))
+        if after_batch:
+            after_batch(seq)
+    with db.engine.begin() as conn:
+        conn.execute(
+            update(ImportFile)
+            .where(ImportFile.id == file_id)
+            .values(complete=True, finished_at=now())
+        )
+    return result
+
+
+def _write_batch(
+    db: Database,
+    file_id: int,
+    seq: int,
+    results: list[RowResult],
+    source: str,
+    kind: Kind,
+    seen: set[str],
+    root: int,
+    today: date,
+    now: Callable[[], datetime],
+) -> None:
+    """One transaction: batch row, registry changes, records, issues."""
+    duplicates = 0
+    fresh: list[RowResult] = []
+    batch_hashes: set[str] = set()
+    for r in results:
+        if r.record is not None and (r.row_hash in seen or r.row_hash in batch_hashes):
+            duplicates += 1  # merged into the record imported before; nothing new stored
+            r.record = None
+            r.issues = []
+            continue
+        if r.record is not None:
+            batch_hashes.add(r.row_hash)
+        fresh.append(r)
+    with db.engine.begin() as conn:
+        batch_id = conn.execute(
+            insert(ImportBatch)
+            .values(
+                file_id=file_id,
+                seq=seq,
+                row_start=results[0].row_number if results else 0,
+                rows=len(results),
+                stored=0,
+                duplicates=duplicates,
+                rejected=0,
+                committed_at=now(),
+            )
+            .returning(ImportBatch.id)
+        ).scalar_one()
+        apply_batch(conn, kind, fresh, source, today)
+        records = []
+        issues = []
+        for r in fresh:
+            if r.record is not None:
+                rec = {**RECORD_DEFAULTS, **r.record}
+                if rec["node_id"] is None:
+                    rec["node_id"] = root
+                rec.update(file_id=file_id, batch_id=batch_id, source=source, kind=kind.value)
+                records.append(rec)
+            for issue in r.issues:
+                issues.append(
+                    {
+                        "file_id": file_id,
+                        "batch_id": batch_id,
+                        "row_number": r.row_number,
+                        "severity": issue.severity
+                        if r.record is None or issue.severity != REJECT
+                        else "warning",
+                        "field": issue.field[:40],
+                        "code": issue.code[:40],
+                        "message": issue.message[:200],
+                        "town": r.town[:40],
+                        "masked_value": issue.masked_value[:80],
+                    }
+                )
+        rejected = sum(1 for r in fresh if r.record is None)
+        # A rejected row must name at least one reason.
+        for r in fresh:
+            if r.record is None and not any(i.severity == REJECT for i in r.issues):
+                issues.append(
+                    {
+                        "file_id": file_id,
+                        "batch_id": batch_id,
+                        "row_number": r.row_number,
+                        "severity": REJECT,
+                        "field": "row",
+                        "code": "unusable",
+                        "message": "row could not be used",
+                        "town": r.town[:40],
+                        "masked_value": "",
+                    }
+                )
+        if records:
+            conn.execute(insert(SourceRecord), records)
+        if issues:
+            conn.execute(insert(RowIssue), issues)
+        conn.execute(
+            update(ImportBatch)
+            .where(ImportBatch.id == batch_id)
+            .values(stored=len(records), rejected=rejected)
+        )
+    seen |= batch_hashes
+
+
+def accounting(conn: Connection, file_id: int) -> dict[str, int]:
+    """Where the file's rows ended. ``rows == accepted + merged + rejected + pending``;
+    pending is 0 once the linkage run has decided the people records."""
+    rows, duplicates, rejected = conn.execute(
+        select(
+            ImportFile.rows_total,
+            func.coalesce(
+                select(func.sum(ImportBatch.duplicates))
+                .where(ImportBatch.file_id == file_id)
+                .scalar_subquery(),
+                0,
+            ),
+            func.coalesce(
+                select(func.sum(ImportBatch.rejected))
+                .where(ImportBatch.file_id == file_id)
+                .scalar_subquery(),
+                0,
+            ),
+        ).where(ImportFile.id == file_id)
+    ).one()
+    outcomes = dict(
+        conn.execute(
+            select(SourceRecord.outcome, func.count())
+            .where(SourceRecord.file_id == file_id)
+            .group_by(SourceRecord.outcome)
+        ).all()
+    )
+    out = {
+        "rows": int(rows),
+        "accepted": int(outcomes.get(Outcome.ACCEPTED.value, 0)),
+        "merged": int(outcomes.get(Outcome.MERGED.value, 0)) + int(duplicates),
+        "rejected": int(rejected),
+        "pending": int(outcomes.get(Outcome.PENDING.value, 0)),
+        "duplicates": int(duplicates),
+    }
+    return out

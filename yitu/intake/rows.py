@@ -1,0 +1,369 @@
+"""One input row → one cleaned record (or a reject), per kind.
+
+The field rules are ``yitu.intake.clean``'s; this module decides what a row needs to be kept:
+
+* people: a valid name, and a birth date from somewhere (a valid ID number, the digits of an
+  invalid one when they hold a plausible date, or a birth-date column). An invalid ID or
+  phone is a *warning*: the record is kept for linkage, its digits compared fuzzily.
+* houses: an address matched to a room (房屋) of the standard address registry.
+* organisations: a valid 统一社会信用代码 and a name; new ones also need a matched address
+  (an organisation is placed on the map by its building).
+* relations: an address matched to a room and a known relation type; the person is resolved
+  after cleaning (``apply.py``), by ID number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from yitu.access.masking import Tier, mask_id_number, mask_name, mask_phone
+from yitu.intake.clean import (
+    AddressMatch,
+    AddressMatcher,
+    Cleaned,
+    clean_credit_code,
+    clean_id_number,
+    clean_name,
+    clean_phone,
+    name_key,
+    parse_address,
+)
+from yitu.intake.clean.idnumber import id_birth_sex
+from yitu.intake.mapping import Mapping
+from yitu.intake.models import Kind
+
+REJECT, WARNING = "reject", "warning"
+MASKED_FIELDS = {"id_number": mask_id_number, "phone": mask_phone, "name": mask_name}
+
+
+@dataclass
+class RowIssue:
+    severity: str
+    field: str
+    code: str
+    message: str
+    masked_value: str = ""
+
+
+@dataclass
+class RowResult:
+    row_number: int
+    row_hash: str
+    record: dict[str, Any] | None  # column values of intake_records (None: rejected)
+    issues: list[RowIssue] = field(default_factory=list)
+    town: str = ""
+
+    @property
+    def rejected(self) -> bool:
+        return self.record is None
+
+
+def _masked(field_name: str, raw: str) -> str:
+    """What the reject file may show of a value: IDs and phones masked as list views mask them
+    (L1), other fields as given, cut to 80 characters."""
+    masker = MASKED_FIELDS.get(field_name)
+    if masker is not None:
+        return masker(raw.strip(), Tier.L1) or ""
+    return raw.strip()[:80]
+
+
+def parse_date(raw: str) -> date | None:
+    text = raw.strip().replace("/", "-").replace(".", "-").replace("年", "-").replace("月", "-")
+    text = text.replace("日", "").split(" ")[0].split("T")[0]
+    if len(text) == 8 and text.isdigit():
+        text = f"{text[:4]}-{text[4:6]}-{text[6:]}"
+    try:
+        y, m, d = (int(p) for p in text.split("-"))
+        return date(y, m, d)
+    except ValueError:
+        return None
+
+
+def _digits_birth(candidate: str | None, today: date) -> date | None:
+    """Birth date in the digits of an invalid 18-character ID (wrong check digit or region):
+    usable for blocking when it is a plausible date."""
+    if not candidate or len(candidate) != 18 or not candidate[6:14].isdigit():
+        return None
+    d = parse_date(candidate[6:14])
+    return d if d is not None and date(1900, 1, 1) <= d <= today else None
+
+
+class RowCleaner:
+    """Cleans rows of one file. Address parsing and matching are cached by text: the same
+    address recurs for every member of a household and in every source."""
+
+    def __init__(
+        self,
+        mapping: Mapping,
+        header: list[str],
+        source: str,
+        matcher: AddressMatcher | None,
+        today: date,
+        towns: dict[int, str] | None = None,
+    ) -> None:
+        self.mapping = mapping
+        self.kind = mapping.kind
+        self.source = source
+        self.index = mapping.indexes(header)
+        self.matcher = matcher
+        self.today = today
+        self.towns = towns or {}  # node id -> town name (for the report)
+        self._addresses: dict[str, tuple[AddressMatch | None, str]] = {}
+        self._names: dict[str, tuple[Cleaned[str], str]] = {}
+        self.values = {
+            name: mapping.value_map(name)
+            for name in ("relation", "house_use", "gender", "registration_type", "org_kind")
+        }
+
+    # -- helpers -------------------------------------------------------------------------
+    def _get(self, row: list[str], name: str) -> str:
+        i = self.index.get(name)
+        return row[i] if i is not None and i < len(row) else ""
+
+    def row_hash(self, row: list[str]) -> str:
+        values = [self._get(row, f).strip() for f in sorted(self.index)]
+        payload = "\x1f".join([self.source, self.kind.value, *values])
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def address(self, raw: str) -> tuple[AddressMatch | None, str]:
+        """(match or None, town name) for an address text."""
+        hit = self._addresses.get(raw)
+        if hit is None:
+            parsed = parse_address(raw)
+            parts = parsed.value if isinstance(parsed, Cleaned) else parsed
+            match = (
+                self.matcher.match(parts)
+                if self.matcher is not None and parts is not None
+                else None
+            )
+            town = ""
+            if match is not None:
+                town = self.towns.get(match.node_id, "")
+            if not town:
+                town = str(getattr(parts, "town", "") or "")
+            hit = (match, town)
+            if len(self._addresses) < 2_000_000:
+                self._addresses[raw] = hit
+        return hit
+
+    def _name(self, raw: str) -> tuple[Cleaned[str], str]:
+        hit = self._names.get(raw)
+        if hit is None:
+            cleaned = clean_name(raw)
+            hit = (cleaned, name_key(cleaned.value) if cleaned.value else "")
+            self._names[raw] = hit
+        return hit
+
+    def _code(self, name: str, raw: str) -> str | None:
+        text = raw.strip()
+        if not text:
+            return None
+        mapped = self.values[name].get(text)
+        if mapped is None and text in self.values[name].values():
+            mapped = text
+        return mapped
+
+    # -- rows ----------------------------------------------------------------------------
+    def clean(self, row_number: int, row: list[str]) -> RowResult:
+        result = RowResult(row_number, self.row_hash(row), None)
+        record: dict[str, Any] = {"row_number": row_number, "row_hash": result.row_hash}
+        observed = self._get(row, "observed_on")
+        record["observed_on"] = parse_date(observed) if observed.strip() else None
+        ok = {
+            Kind.PEOPLE: self._person,
+            Kind.HOUSES: self._house,
+            Kind.ORGANISATIONS: self._org,
+            Kind.RELATIONS: self._relation,
+        }[self.kind](row, record, result)
+        if ok:
+            result.record = record
+        return result
+
+    def _issue(self, result: RowResult, cleaned: Cleaned[Any], raw: str, severity: str) -> None:
+        for issue in cleaned.issues:
+            result.issues.append(
+                RowIssue(
+                    severity if not cleaned.ok else WARNING,
+                    issue.field,
+                    issue.code,
+                    issue.message,
+                    _masked(issue.field, raw),
+                )
+            )
+
+    def _reject(
+        self, result: RowResult, field_name: str, code: str, message: str, raw: str = ""
+    ) -> bool:
+        result.issues.append(RowIssue(REJECT, field_name, code, message, _masked(field_name, raw)))
+        return False
+
+    def _place(self, row: list[str], record: dict[str, Any], result: RowResult) -> bool:
+        raw = self._get(row, "address")
+        record["address"] = " ".join(raw.split())[:200]
+        if not raw.strip():
+            return False
+        match, town = self.address(raw)
+        result.town = town
+        if match is None:
+            return False
+        record.update(
+            address_id=match.address_id,
+            house_id=match.house_id,
+            building_id=match.building_id,
+            node_id=match.node_id,
+        )
+        return True
+
+    def _identity(
+        self, row: list[str], record: dict[str, Any], result: RowResult, severity: str
+    ) -> bool:
+        """Name, ID number, birth date and gender into ``record``; False if unusable."""
+        raw_name = self._get(row, "name")
+        if "name" in self.index:
+            name, key = self._name(raw_name)
+            self._issue(result, name, raw_name, REJECT if severity == REJECT else WARNING)
+            if not name.ok:
+                return False
+            record.update(name=name.value, name_key=key)
+        raw_id = self._get(row, "id_number")
+        birth: date | None = None
+        gender = ""
+        if "id_number" in self.index:
+            idn = clean_id_number(raw_id, self.today)
+            self._issue(result, idn, raw_id, WARNING)
+            if idn.value:
+                record["id_number"] = idn.value
+                if len(idn.value) == 18:  # else a passport number (境外人员)
+                    birth, gender = id_birth_sex(idn.value)
+            else:
+                record["id_digits"] = (idn.candidate or "")[:24]
+                birth = _digits_birth(idn.candidate, self.today)
+        raw_birth = self._get(row, "birth_date")
+        if birth is None and raw_birth.strip():
+            birth = parse_date(raw_birth)
+            if birth is None:
+                result.issues.append(
+                    RowIssue(
+                        WARNING,
+                        "birth_date",
+                        "birth_date_format",
+                        "birth date is not a date (YYYY-MM-DD)",
+                    )
+                )
+        if not gender:
+            gender = self._code("gender", self._get(row, "gender")) or ""
+        record.update(birth_date=birth, gender=gender)
+        return True
+
+    def _person(self, row: list[str], record: dict[str, Any], result: RowResult) -> bool:
+        if not self._identity(row, record, result, REJECT):
+            return False
+        if record["birth_date"] is None:
+            return self._reject(
+                result,
+                "id_number",
+                "no_birth_date",
+                "neither a valid ID number nor a birth date: the person cannot be identified",
+                self._get(row, "id_number"),
+            )
+        raw_phone = self._get(row, "phone")
+        if "phone" in self.index:
+            phone = clean_phone(raw_phone)
+            self._issue(result, phone, raw_phone, WARNING)
+            record["phone"] = phone.value or ""
+        placed = "address" in self.index and self._place(row, record, result)
+        if "address" in self.index and not placed and record.get("address"):
+            result.issues.append(
+                RowIssue(
+                    WARNING,
+                    "address",
+                    "address_unmatched",
+                    "address not found in the standard address registry",
+                    "",
+                )
+            )
+        for name in ("registration_type",):
+            code = self._code(name, self._get(row, name))
+            if code:
+                record["relation"] = code  # people rows keep the registration type here
+        return True
+
+    def _house(self, row: list[str], record: dict[str, Any], result: RowResult) -> bool:
+        if not self._place(row, record, result) or record.get("house_id") is None:
+            return self._reject(
+                result,
+                "address",
+                "address_unmatched",
+                "address not matched to a room of the standard address registry",
+                self._get(row, "address"),
+            )
+        raw_use = self._get(row, "house_use")
+        if raw_use.strip():
+            use = self._code("house_use", raw_use)
+            if use is None:
+                return self._reject(
+                    result,
+                    "house_use",
+                    "house_use_unknown",
+                    "house use must be 自住, 出租 or 闲置",
+                    raw_use,
+                )
+            record["house_use"] = use
+        return True
+
+    def _org(self, row: list[str], record: dict[str, Any], result: RowResult) -> bool:
+        raw_code = self._get(row, "credit_code")
+        code = clean_credit_code(raw_code)
+        self._issue(result, code, raw_code, REJECT)
+        if not code.ok:
+            return False
+        name = " ".join(self._get(row, "org_name").split())
+        if not name:
+            return self._reject(
+                result, "org_name", "org_name_missing", "organisation name is missing"
+            )
+        record.update(credit_code=code.value, org_name=name[:100])
+        kind = self._code("org_kind", self._get(row, "org_kind"))
+        record["org_kind"] = kind or "other"
+        if "address" in self.index:
+            self._place(row, record, result)
+        return True
+
+    def _relation(self, row: list[str], record: dict[str, Any], result: RowResult) -> bool:
+        raw_rel = self._get(row, "relation")
+        relation = self._code("relation", raw_rel)
+        if relation is None:
+            return self._reject(
+                result,
+                "relation",
+                "relation_unknown",
+                "relation must be one of 户主, 家庭成员, 租住, 寄住, 房主, 户籍",
+                raw_rel,
+            )
+        record["relation"] = relation
+        if not self._identity(row, record, result, WARNING):
+            record.pop("name", None)
+        if not record.get("id_number"):
+            return self._reject(
+                result,
+                "id_number",
+                "relation_person_unknown",
+                "a relation needs the person's valid ID number",
+                self._get(row, "id_number"),
+            )
+        raw_from = self._get(row, "valid_from")
+        record["observed_on"] = (parse_date(raw_from) if raw_from.strip() else None) or record[
+            "observed_on"
+        ]
+        if not self._place(row, record, result) or record.get("house_id") is None:
+            return self._reject(
+                result,
+                "address",
+                "address_unmatched",
+                "address not matched to a room of the standard address registry",
+                self._get(row, "address"),
+            )
+        return True
