@@ -42,6 +42,7 @@ class Permission(StrEnum):
     CASE_READ = "case.read"  # list and read cases (reporter contact masked), supervision
     CASE_ACT = "case.act"  # transitions; the workflow table decides which, per role
     CASE_ADMIN = "case.admin"  # categories (new versions), departments, members, webhooks
+    INTAKE_REVIEW = "intake.review"  # import review queue: uncertain matches, merge or reject
 
 
 P = Permission
@@ -54,9 +55,12 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
         _READ
         | _CASES
         | {P.PERSON_BREAK_GLASS, P.PERSON_WRITE, P.PERSON_EXPORT, P.ORG_WRITE, P.CASE_ADMIN}
+        | {P.INTAKE_REVIEW}
     ),
     Role.TOWNSHIP_OFFICER: frozenset(
-        _READ | _CASES | {P.PERSON_BREAK_GLASS, P.PERSON_WRITE, P.PERSON_EXPORT, P.ORG_WRITE}
+        _READ
+        | _CASES
+        | {P.PERSON_BREAK_GLASS, P.PERSON_WRITE, P.PERSON_EXPORT, P.ORG_WRITE, P.INTAKE_REVIEW}
     ),
     Role.GRID_WORKER: frozenset(_READ | _CASES | {P.PERSON_WRITE, P.ORG_WRITE}),
     Role.DEPT_HANDLER: frozenset(_READ | {P.CASE_READ, P.CASE_ACT}),
