@@ -12,7 +12,7 @@ from yitu.access.api import auth_router, tree_router, users_router
 from yitu.api import docs, problems
 from yitu.api.middleware import BodyLimit, RequestContext
 from yitu.audit.api import router as audit_router
-from yitu.intake.api import router as intake_router
+from yitu.cases.api import router as cases_router
 from yitu.people.api import router as people_router
 from yitu.registry.api import router as registry_router
 from yitu.runtime import Platform
@@ -38,8 +38,13 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.platform = platform
     api = APIRouter(prefix=API_PREFIX)
     for router in (
-        auth_router, users_router, tree_router, people_router, registry_router, audit_router,
-        intake_router,
+        auth_router,
+        users_router,
+        tree_router,
+        people_router,
+        registry_router,
+        audit_router,
+        cases_router,
     ):
         api.include_router(router)
 

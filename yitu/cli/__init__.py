@@ -16,6 +16,7 @@ import typer
 @cache
 def build_app() -> typer.Typer:
     from yitu.cli.audit import app as audit_app
+    from yitu.cli.cases import app as cases_app
     from yitu.cli.db import app as db_app
     from yitu.cli.demo import app as demo_app
     from yitu.cli.grid import app as grid_app
@@ -38,6 +39,7 @@ def build_app() -> typer.Typer:
     app.add_typer(jurisdiction_app, name="jurisdiction")
     app.add_typer(demo_app, name="demo")
     app.add_typer(registry_app, name="registry")
+    app.add_typer(cases_app, name="cases")
     return app
 
 
