@@ -20,6 +20,7 @@ def build_app() -> typer.Typer:
     from yitu.cli.db import app as db_app
     from yitu.cli.demo import app as demo_app
     from yitu.cli.grid import app as grid_app
+    from yitu.cli.intake import app as intake_app
     from yitu.cli.jurisdiction import app as jurisdiction_app
     from yitu.cli.registry import app as registry_app
     from yitu.cli.serve import serve
@@ -39,6 +40,7 @@ def build_app() -> typer.Typer:
     app.add_typer(jurisdiction_app, name="jurisdiction")
     app.add_typer(demo_app, name="demo")
     app.add_typer(registry_app, name="registry")
+    app.add_typer(intake_app, name="import")
     app.add_typer(cases_app, name="cases")
     return app
 
