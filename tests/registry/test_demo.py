@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter, defaultdict
 from datetime import date
 
@@ -21,6 +22,7 @@ from sqlalchemy import text
 
 from yitu.core.db import Database
 from yitu.core.errors import InvalidInputError
+from yitu.demo.foreign import NATIONALITIES
 from yitu.demo.generate import TABLE_ORDER, TODAY, generate
 from yitu.demo.load import load
 from yitu.grid import decode3d, vector
@@ -44,21 +46,27 @@ def q(db: Database, sql: str) -> list:
 
 
 def test_counts_in_expected_ranges(loaded: Database) -> None:
-    counts = {t: q(loaded, f"SELECT count(*) FROM {t}")[0][0] for t in TABLE_ORDER}
-    assert 1_500 <= counts["buildings"] <= 4_000
-    assert 2_000 <= counts["houses"] <= 6_000
-    assert 3_000 <= counts["people"] <= 8_000
+    check_counts(loaded, 1)
+
+
+def check_counts(db: Database, factor: int) -> None:
+    """Row counts of a county at ``factor`` × the small scale (1 small, 10 town)."""
+    counts = {t: q(db, f"SELECT count(*) FROM {t}")[0][0] for t in TABLE_ORDER}
+    assert 1_500 * factor <= counts["buildings"] <= 4_000 * factor
+    assert 2_000 * factor <= counts["houses"] <= 6_000 * factor
+    assert 3_000 * factor <= counts["people"] <= 8_000 * factor
     assert counts["people"] <= counts["person_houses"] <= 2 * counts["people"]
     assert counts["addresses"] == counts["buildings"] + counts["houses"]
-    assert 100 <= counts["organisations"] <= 600
+    assert 100 * factor**0.5 <= counts["organisations"] <= 600 * factor
     assert counts["roads"] > 100
-    levels = dict(q(loaded, "SELECT level, count(*) FROM jurisdiction_nodes GROUP BY level"))
+    assert counts["map_features"] == 1
+    levels = dict(q(db, "SELECT level, count(*) FROM jurisdiction_nodes GROUP BY level"))
     assert levels["town"] == 13 and levels["village"] == 259 and levels["grid"] >= 259
     # every town, village and grid has a boundary
-    assert q(loaded, "SELECT count(*) FROM node_boundaries")[0][0] == 13 + 259 + levels["grid"]
+    assert q(db, "SELECT count(*) FROM node_boundaries")[0][0] == 13 + 259 + levels["grid"]
     # every village has at least one grid, grid codes extend their village's code
     bad = q(
-        loaded,
+        db,
         """SELECT g.code, v.code FROM jurisdiction_nodes g
                        JOIN jurisdiction_nodes v ON v.id = g.parent_id WHERE g.level = 'grid'""",
     )
@@ -66,19 +74,45 @@ def test_counts_in_expected_ranges(loaded: Database) -> None:
 
 
 def test_id_numbers_valid_and_match_birth_and_gender(loaded: Database) -> None:
-    rows = q(loaded, "SELECT id_number, birth_date, gender, registration_type FROM people")
+    check_identities(loaded)
+
+
+PASSPORT = re.compile(r"^[A-Z0-9]{7,10}$")
+NUMERIC = {n.numeric for n in NATIONALITIES.values()}
+
+
+def _date(v: date | str) -> date:
+    return v if isinstance(v, date) else date.fromisoformat(v)
+
+
+def check_identities(db: Database) -> None:
+    """Citizens: GB 11643 numbers matching birth date and sex, county code iff 户籍. Foreign
+    residents: a 2023-edition permanent residence number (9 + 42 + GB/T 2659 nationality +
+    birth date + order + MOD 11-2 check: parsed by the same rule, matching birth date and sex)
+    or a passport number (letters and digits, never 18 characters)."""
+    rows = q(db, "SELECT id_number, birth_date, gender, registration_type FROM people")
     seen = set()
     for number, birth, gender, reg in rows:
+        seen.add(number)
+        if reg == "foreign" and not number.startswith("9"):
+            assert PASSPORT.match(number)
+            assert not number.isdigit() or len(number) == 9
+            continue
         normalised, born, sex = parse_id_number(number)
-        assert born == (birth if isinstance(birth, date) else date.fromisoformat(birth))
-        assert sex == gender
+        assert normalised == number and born == _date(birth) and sex == gender
         assert (number[:6] == "420682") == (reg == "hukou")
-        seen.add(normalised)
+        assert number.startswith("9") == (reg == "foreign")
+        if reg == "foreign":
+            assert number[1:3] == "42" and int(number[3:6]) in NUMERIC
     assert len(seen) == len(rows)
 
 
 def test_phones_plausible_and_unique(loaded: Database) -> None:
-    phones = [p for (p,) in q(loaded, "SELECT phone FROM people WHERE phone <> ''")]
+    check_phones(loaded)
+
+
+def check_phones(db: Database) -> None:
+    phones = [p for (p,) in q(db, "SELECT phone FROM people WHERE phone <> ''")]
     assert phones and len(set(phones)) == len(phones)
     assert all(len(p) == 11 and p[0] == "1" and p[1] in "3456789" and p.isdigit() for p in phones)
 
@@ -93,12 +127,16 @@ def test_credit_codes_valid_and_unique(loaded: Database) -> None:
 
 
 def test_buildings_inside_their_grid_and_codes_exact(loaded: Database) -> None:
+    check_buildings(loaded)
+
+
+def check_buildings(db: Database) -> None:
     polys = {
         nid: shape(json.loads(g))
-        for nid, g in q(loaded, "SELECT node_id, geometry FROM node_boundaries")
+        for nid, g in q(db, "SELECT node_id, geometry FROM node_boundaries")
     }
-    rows = q(loaded, "SELECT node_id, lon, lat, code, footprint FROM buildings")
-    grids = {nid for (nid,) in q(loaded, "SELECT id FROM jurisdiction_nodes WHERE level='grid'")}
+    rows = q(db, "SELECT node_id, lon, lat, code, footprint FROM buildings")
+    grids = {nid for (nid,) in q(db, "SELECT id FROM jurisdiction_nodes WHERE level='grid'")}
     node = np.array([r[0] for r in rows])
     lon, lat = np.array([r[1] for r in rows]), np.array([r[2] for r in rows])
     assert set(node.tolist()) <= grids
@@ -115,8 +153,12 @@ def test_buildings_inside_their_grid_and_codes_exact(loaded: Database) -> None:
 
 
 def test_rooms_codes_heights_and_floors(loaded: Database) -> None:
+    check_rooms(loaded)
+
+
+def check_rooms(db: Database) -> None:
     rows = q(
-        loaded,
+        db,
         """SELECT h.lon, h.lat, h.height_m, h.code, h.code3d, h.layer, h.floor,
                                b.floors, b.ground_m, h.node_id, b.node_id
                         FROM houses h JOIN buildings b ON b.id = h.building_id""",
@@ -136,7 +178,7 @@ def test_rooms_codes_heights_and_floors(loaded: Database) -> None:
     # addresses and person-house records carry their room's codes
     assert (
         q(
-            loaded,
+            db,
             """SELECT count(*) FROM addresses a JOIN houses h ON h.id = a.house_id
                         WHERE a.code <> h.code OR a.code3d <> h.code3d""",
         )[0][0]
@@ -144,7 +186,7 @@ def test_rooms_codes_heights_and_floors(loaded: Database) -> None:
     )
     assert (
         q(
-            loaded,
+            db,
             """SELECT count(*) FROM person_houses p JOIN houses h ON h.id = p.house_id
                         WHERE p.code <> h.code OR p.code3d <> h.code3d
                            OR p.node_id <> h.node_id""",
@@ -153,7 +195,7 @@ def test_rooms_codes_heights_and_floors(loaded: Database) -> None:
     )
     assert (
         q(
-            loaded,
+            db,
             """SELECT count(*) FROM addresses a JOIN buildings b ON b.id = a.building_id
                         WHERE a.house_id IS NULL AND (a.code <> b.code OR a.code3d <> b.code3d)
                      """,
@@ -163,10 +205,17 @@ def test_rooms_codes_heights_and_floors(loaded: Database) -> None:
 
 
 def test_households_and_care_tags(loaded: Database) -> None:
+    check_households(loaded)
+
+
+def check_households(db: Database) -> None:
+    """Current relations: one home each, one 户主 (or main tenant) per occupied room, no one
+    in a vacant room, 独居老人 alone; the age pyramid."""
     rels = q(
-        loaded,
+        db,
         """SELECT house_id, person_id, relation FROM person_houses
-                        WHERE relation IN ('householder', 'family_member', 'tenant', 'lodger')""",
+            WHERE relation IN ('householder', 'family_member', 'tenant', 'lodger')
+              AND valid_to IS NULL""",
     )
     heads: Counter[int] = Counter()
     residents: dict[int, set[int]] = defaultdict(set)
@@ -177,28 +226,23 @@ def test_households_and_care_tags(loaded: Database) -> None:
         if relation in ("householder", "tenant"):
             heads[house] += 1
     assert all(heads[h] == 1 for h in residents)  # exactly one 户主 (or main tenant) per home
-    people = q(loaded, "SELECT id, care_tags, birth_date FROM people")
+    people = q(db, "SELECT id, care_tags, birth_date FROM people")
     assert all(per_person[pid] == 1 for pid, _t, _b in people)  # one current home each
-    uses = dict(q(loaded, "SELECT id, use FROM houses"))
+    uses = dict(q(db, "SELECT id, use FROM houses"))
     assert all(uses[h] != "vacant" for h in residents)
     home = {p: h for h, ps in residents.items() for p in ps}
     alone = [pid for pid, tags, _b in people if "elderly_alone" in tags.split(",")]
     assert alone
     for pid in alone:
         assert len(residents[home[pid]]) == 1
-    ages = np.array(
-        [
-            (TODAY - (b if isinstance(b, date) else date.fromisoformat(b))).days / 365.2425
-            for _p, _t, b in people
-        ]
-    )
+    ages = np.array([(TODAY - _date(b)).days / 365.2425 for _p, _t, b in people])
     assert 0.12 <= (ages >= 60).mean() <= 0.18
     assert (ages < 15).mean() > 0.1
 
 
 def _digest(db: Database) -> str:
     h = hashlib.sha256()
-    for table in ("jurisdiction_nodes", "node_boundaries", *TABLE_ORDER):
+    for table in ("jurisdiction_nodes", "node_boundaries", *TABLE_ORDER):  # incl. map_features
         for row in q(db, f"SELECT * FROM {table} ORDER BY 1"):
             h.update(repr(tuple(row)).encode())
     return h.hexdigest()

@@ -164,7 +164,12 @@ def place(county: County, factor: float, rng: np.random.Generator) -> Buildings:
             continue
         farm = town.code[6] == "5"
         radius = 450.0 if farm else 650.0 + 8.0 * len(town.children)
-        disc = Point(town.seat).buffer(radius, 32).intersection(town.polygon.buffer(-30.0))
+        disc = (
+            Point(town.seat)
+            .buffer(radius, 32)
+            .intersection(town.polygon.buffer(-30.0))
+            .intersection(county.land.buffer(-40.0))
+        )
         exclusion.append(disc.buffer(40.0))
         pts = lattice_in(disc, 24.0, 24.0)
         d = np.hypot(pts[:, 0] - town.seat[0], pts[:, 1] - town.seat[1])
@@ -214,7 +219,7 @@ def place(county: County, factor: float, rng: np.random.Generator) -> Buildings:
 
     # Rural hamlets (自然村/湾): clusters of homesteads and outbuildings.
     blocked = shapely.union_all(exclusion)
-    allowed = county.outline.buffer(-40.0).difference(blocked)
+    allowed = county.land.buffer(-40.0).difference(blocked)  # off the county edge and the river
     rural_v = [i for i, v in enumerate(county.villages) if not v.urban]
     share = np.array([county.villages[i].polygon.area for i in rural_v]) * rng.lognormal(
         0, 0.35, len(rural_v)
@@ -307,3 +312,9 @@ def corners(b: Buildings) -> tuple[np.ndarray, np.ndarray]:
         b.x[:, None] + dx * ca[:, None] - dy * sa[:, None],
         b.y[:, None] + dx * sa[:, None] + dy * ca[:, None],
     )
+
+
+def footprints(b: Buildings) -> np.ndarray:
+    """Footprint polygons (metres), as an array of shapely geometries."""
+    cx, cy = corners(b)
+    return shapely.polygons(np.stack([cx, cy], axis=-1))

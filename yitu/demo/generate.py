@@ -17,10 +17,10 @@ from shapely.geometry.base import BaseGeometry
 from yitu.core.errors import InvalidInputError
 from yitu.demo import buildings as bmod
 from yitu.demo.geography import STREETS, County, build_county, geom_to_lonlat, ground_m, to_lonlat
-from yitu.demo.names import HAMLET_SUFFIXES, HUBEI_REGIONS, OTHER_REGIONS, SURNAMES
+from yitu.demo.names import HAMLET_SUFFIXES, SURNAMES
 from yitu.demo.orgs import make_orgs
 from yitu.demo.population import RURAL, SEAT, URBAN, populate
-from yitu.demo.roads import lengths, plan_roads
+from yitu.demo.roads import clear_buildings, lengths, plan_roads
 from yitu.grid import vector
 
 SCALES = {"small": 0.01, "town": 0.1, "laohekou": 1.0}
@@ -41,6 +41,7 @@ REFS = {
     ("person_orgs", "org_id"): "organisations",
 }
 TABLE_ORDER = (
+    "map_features",
     "roads",
     "buildings",
     "houses",
@@ -102,6 +103,24 @@ def _within(points: np.ndarray, polys: list[BaseGeometry]) -> np.ndarray:
     return out
 
 
+def map_features(county: County) -> dict[str, object]:
+    """The physical map layer: the Han River (汉江) along the county's west edge."""
+    water = geom_to_lonlat(county.water)
+    w, s, e, n = water.bounds
+    return {
+        "layer": ["water"],
+        "kind": ["river"],
+        "name": ["汉江"],
+        "geometry": [geojson(water)],
+        "centreline": [geojson(geom_to_lonlat(county.river))],
+        "west": [w],
+        "south": [s],
+        "east": [e],
+        "north": [n],
+        "area_m2": [round(float(county.water.area), 1)],
+    }
+
+
 def check_args(scale: str, seed: int) -> float:
     if scale not in SCALES:
         raise InvalidInputError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
@@ -115,7 +134,9 @@ def generate(scale: str, seed: int, step: Callable[[str], None] = lambda _s: Non
     rng = np.random.default_rng(seed)
     step("geography")
     county = build_county(rng)
+    plan = plan_roads(county, rng)
     b = bmod.place(county, factor, rng)
+    b = b.take(clear_buildings(b, plan))  # no road runs through a building
     towns, villages = county.towns, county.villages
     village_ll = [geom_to_lonlat(v.polygon) for v in villages]
     lon, lat = to_lonlat(b.x, b.y)
@@ -169,9 +190,9 @@ def generate(scale: str, seed: int, step: Callable[[str], None] = lambda _s: Non
 
     # Roads.
     step("roads")
-    plan = plan_roads(county, rng)
     road_ll = [geom_to_lonlat(g) for g in plan.geometry]
     demo = Demo(scale, seed, county, grids, boundaries)
+    demo.tables["map_features"] = map_features(county)
     demo.tables["roads"] = {
         "name": plan.name,
         "kind": plan.kind,
@@ -340,13 +361,12 @@ def generate(scale: str, seed: int, step: Callable[[str], None] = lambda _s: Non
         "layer": h_layer,
     }
     n_p = len(pop.house)
-    origin = {**HUBEI_REGIONS, **OTHER_REGIONS}
     hukou_place = np.where(
         pop.registration == "hukou",
         np.char.add(
             np.char.add(PROVINCE_CITY, tnames[town[hb[pop.house]]]), vnames[vil[hb[pop.house]]]
         ),
-        np.array([origin.get(r, "") for r in pop.region.tolist()], dtype=object).astype(str),
+        pop.place.astype(str),
     )
     created = np.datetime64("2026-11-01T08:00:00") + np.arange(n_p).astype("timedelta64[s]")
     demo.tables["people"] = {
@@ -364,23 +384,37 @@ def generate(scale: str, seed: int, step: Callable[[str], None] = lambda _s: Non
         "created_at": created.astype(object).tolist(),
     }
     reg = np.flatnonzero(pop.registered_house >= 0)
-    ph_person = np.concatenate([np.arange(n_p), reg, pop.owner_person])
-    ph_house = np.concatenate([pop.house, pop.registered_house[reg], pop.owner_house])
-    ph_rel = pop.relation.tolist() + ["registered"] * len(reg) + ["owner"] * len(pop.owner_house)
+    past = pop.past
+    ph_person = np.concatenate([np.arange(n_p), reg, pop.owner_person, past.person])
+    ph_house = np.concatenate([pop.house, pop.registered_house[reg], pop.owner_house, past.house])
+    ph_rel = (
+        pop.relation.tolist()
+        + ["registered"] * len(reg)
+        + ["owner"] * len(pop.owner_house)
+        + past.relation.tolist()
+    )
     ref = np.datetime64(TODAY, "D")
     since = np.concatenate(
         [
             pop.moved_in,
             pop.birth[reg],
             ref - rng.integers(200, 25 * 365, len(pop.owner_house)).astype("timedelta64[D]"),
+            past.valid_from,
         ]
     )
-    src = np.array(["入户走访", "网格采集", "出租屋登记", "户籍登记", "不动产登记"])
+    n_current = len(ph_person) - len(past.person)
+    until = [None] * n_current + past.valid_to.astype(object).tolist()
+    src = np.array(
+        ["入户走访", "网格采集", "出租屋登记", "户籍登记", "不动产登记", "境外人员住宿登记"]
+    )
+    resident_src = np.where(pop.relation == "tenant", src[2], src[rng.integers(0, 2, n_p)])
+    resident_src = np.where(pop.registration == "foreign", src[5], resident_src)
     ph_src = np.concatenate(
         [
-            np.where(pop.relation == "tenant", src[2], src[rng.integers(0, 2, n_p)]),
+            resident_src,
             np.full(len(reg), src[3]),
             np.full(len(pop.owner_house), src[4]),
+            np.full(len(past.person), "迁出注销"),
         ]
     )
     demo.tables["person_houses"] = {
@@ -389,7 +423,7 @@ def generate(scale: str, seed: int, step: Callable[[str], None] = lambda _s: Non
         "house_id": ph_house,
         "relation": ph_rel,
         "valid_from": since.astype(object).tolist(),
-        "valid_to": [None] * len(ph_person),
+        "valid_to": until,
         "source": ph_src.tolist(),
         "code": h_code[ph_house],
         "code3d": h_code3d[ph_house].tolist(),

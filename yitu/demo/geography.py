@@ -1,4 +1,5 @@
-"""County geography: outline, the Han River, town seats, town/village/grid boundaries.
+"""County geography: outline, the Han River (汉江, a water surface along the west edge; the
+county boundary runs midstream), town seats, town/village/grid boundaries.
 
 Everything is built in a local metric plane (x east, y north, metres from the urban core at
 111.67°E, 32.38°N) and converted to lon/lat once, with an affine map, before any containment
@@ -58,6 +59,21 @@ def river_x(y: np.ndarray | float) -> np.ndarray:
     return -1_600.0 - 0.12 * y + 900.0 * np.sin(y / 5_200.0)
 
 
+def river_width(y: np.ndarray | float) -> np.ndarray:
+    """Width of the Han River's water surface at y (metres): 500–900 m with its sandbanks."""
+    y = np.asarray(y, dtype=np.float64)
+    return 700.0 + 200.0 * np.sin(y / 7_300.0 + 0.7)
+
+
+def river_polygon(south: float, north: float) -> Polygon:
+    """The Han River's water surface between two latitudes (metres): from the west bank to the
+    east bank ``river_x``; the county boundary runs midstream."""
+    ys = np.linspace(south, north, max(2, int((north - south) / 250.0)) + 1)
+    east = river_x(ys)
+    west = east - river_width(ys)
+    return Polygon([*zip(east, ys, strict=True), *zip(west[::-1], ys[::-1], strict=True)])
+
+
 def ground_m(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Geodetic ground height: ~87 m on the river plain rising gently to ~118 m in the hills."""
     return (
@@ -82,7 +98,9 @@ class Division:
 @dataclass
 class County:
     outline: BaseGeometry
-    river: LineString
+    river: LineString  # the Han River's centreline (the county boundary runs along it)
+    water: BaseGeometry  # the Han River's water surface, along the whole county
+    land: BaseGeometry  # outline minus water: where buildings and roads may be
     urban_zone: BaseGeometry
     towns: list[Division]
     villages: list[Division]
@@ -93,9 +111,10 @@ def _outline() -> BaseGeometry:
     r = 1 + 0.07 * np.sin(3 * theta + 0.6) + 0.04 * np.sin(5 * theta + 2.1)
     cx, cy, a, b = 15_500.0, 6_500.0, 21_300.0, 16_300.0
     shape = Polygon(np.column_stack([cx + a * r * np.cos(theta), cy + b * r * np.sin(theta)]))
-    ys = np.linspace(-40_000, 40_000, 161)
+    ys = np.linspace(-40_000, 40_000, 321)
+    midstream = river_x(ys) - river_width(ys) / 2
     east_of_river = Polygon(
-        [*zip(river_x(ys), ys, strict=True), (60_000.0, 40_000.0), (60_000.0, -40_000.0)]
+        [*zip(midstream, ys, strict=True), (60_000.0, 40_000.0), (60_000.0, -40_000.0)]
     )
     return shape.intersection(east_of_river)
 
@@ -144,9 +163,13 @@ def _polygonal(geom: BaseGeometry) -> BaseGeometry:
 def build_county(rng: np.random.Generator) -> County:
     rows = list(csv.DictReader(bundled_divisions().open(encoding="utf-8")))
     outline = _outline()
-    ys = np.linspace(-40_000, 40_000, 161)
-    river = LineString(np.column_stack([river_x(ys) - 300.0, ys]))
-    urban_zone = Point(CORE).buffer(URBAN_RADIUS, 48).intersection(outline.buffer(-150.0))
+    _, s, _, n = outline.bounds
+    water = river_polygon(s - 3_000.0, n + 3_000.0)
+    ys = np.linspace(s - 3_000.0, n + 3_000.0, 161)
+    river = LineString(np.column_stack([river_x(ys) - river_width(ys) / 2, ys]))
+    land = outline.difference(water)
+    # The core keeps 150 m from the county edge and the river bank (the embankment).
+    urban_zone = Point(CORE).buffer(URBAN_RADIUS, 48).intersection(land.buffer(-150.0))
     town_rows = [r for r in rows if len(r["code"]) == 9]
     seat_pts = np.array([SEATS[r["code"]] for r in town_rows])
     town_polys = voronoi_split(outline, seat_pts)
@@ -165,7 +188,7 @@ def build_county(rng: np.random.Generator) -> County:
         n_urban = sum(urban_flags)
         seeds = np.empty((len(vrows), 2))
         urban_part = town.polygon.intersection(urban_zone)
-        rural_part = town.polygon.difference(urban_zone)
+        rural_part = town.polygon.difference(urban_zone).intersection(land)
         if n_urban:
             seeds[np.array(urban_flags)] = _sample_in(urban_part, n_urban, rng, CORE, 1_300.0)
         n_rural = len(vrows) - n_urban
@@ -177,4 +200,4 @@ def build_county(rng: np.random.Generator) -> County:
         ):
             town.children.append(len(villages))
             villages.append(Division(r["code"], r["name"], poly, (seed[0], seed[1]), urb, ti))
-    return County(outline, river, urban_zone, towns, villages)
+    return County(outline, river, water, land, urban_zone, towns, villages)

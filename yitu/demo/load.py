@@ -44,6 +44,7 @@ def _delete_previous(conn: Connection) -> None:
         "houses",
         "buildings",
         "roads",
+        "map_features",
         "node_boundaries",
     ):
         conn.execute(text(f"DELETE FROM {table}"))

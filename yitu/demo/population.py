@@ -4,7 +4,9 @@ One household per occupied room. Household types (独居老人, 空巢, 核心�
 drawn per zone and tenure, members' ages follow the head's, so the county's age pyramid comes
 out of its households: ~14 % aged 60+, with the rural villages older than the urban core.
 Migrants (流动人口) are mostly tenants in the core; ~8 % of local households live away from
-their 户籍 house (人户分离), which is then recorded as a ``registered`` relation.
+their 户籍 house (人户分离), which is then recorded as a ``registered`` relation. Lodgers (寄住)
+and foreign residents (境外) join households (``guests.py``); ended relations (who lived where
+before) come from ``history.py``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import date
 
 import numpy as np
 
+from yitu.demo import foreign, guests, history
 from yitu.demo.names import (
     GIVEN_FEMALE,
     GIVEN_MALE,
@@ -82,14 +85,15 @@ class Population:
     # per person (ordered by household, then slot)
     household: np.ndarray  # household index = index into households
     house: np.ndarray  # resident house index
-    relation: np.ndarray  # householder / family_member / tenant
+    relation: np.ndarray  # householder / family_member / tenant / lodger
     name: np.ndarray
     id_number: np.ndarray
     phone: np.ndarray
     gender: np.ndarray
     birth: np.ndarray  # datetime64[D]
-    registration: np.ndarray  # hukou / floating
-    region: np.ndarray  # 6-digit region of the ID number
+    registration: np.ndarray  # hukou / floating / lodging / foreign
+    region: np.ndarray  # 6-digit region of the ID number (HOME_REGION for foreigners: unused)
+    place: np.ndarray  # 户籍地 of non-local people (region name, or nationality); "" for 户籍
     care_tags: np.ndarray
     ethnicity: np.ndarray
     moved_in: np.ndarray  # datetime64[D], valid_from of the resident relation
@@ -97,6 +101,7 @@ class Population:
     # owners of rented and vacant rooms who live elsewhere: (person, house)
     owner_person: np.ndarray
     owner_house: np.ndarray
+    past: history.Past  # ended relations
 
 
 def _ymd(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -256,21 +261,61 @@ def populate(zone: np.ndarray, today: date, rng: np.random.Generator) -> Populat
             role_l.append(np.full(int(keep.sum()), role, dtype=object))
     hh = np.concatenate(hh_l)
     slot = np.concatenate(slot_l)
+    age = np.concatenate(age_l)
+    male = np.concatenate(male_l)
+    surname = np.concatenate(sur_l)
+    tags = np.concatenate(tag_l)
+    is_head = slot == 0
+    h_age = np.zeros(n_hh, np.int64)
+    h_age[hh[is_head]] = age[is_head]
+    h_male = np.zeros(n_hh, bool)
+    h_male[hh[is_head]] = male[is_head]
+
+    # 寄住 and 境外 people join households; foreign professionals rent vacant flats.
+    sur_p = np.array(SURNAME_WEIGHTS) / sum(SURNAME_WEIGHTS)
+    lodg = guests.lodgers(hh_type, hh_zone, head_surname, len(SURNAMES), sur_p, rng)
+    fx = guests.foreigners(
+        len(hh), use, zone, hh_type, hh_zone, h_age, h_male, rented, floating_hh, rng
+    )
+    rooms = fx.new_rooms
+    use[rooms] = "rented"
+    occupied = np.concatenate([occupied, rooms])
+    rented = np.concatenate([rented, np.ones(len(rooms), bool)])
+    hh_zone = np.concatenate([hh_zone, zone[rooms]])
+    hh_type = np.concatenate([hh_type, np.full(len(rooms), guests.SINGLE)])
+    floating_hh = np.concatenate([floating_hh, np.zeros(len(rooms), bool)])
+    head_surname = np.concatenate([head_surname, np.zeros(len(rooms), np.int64)])
+    h_age = np.concatenate([h_age, fx.age[fx.slot == 0]])
+    n_hh = len(occupied)
+    k_m = len(hh)
+    category = np.concatenate([np.zeros(k_m, np.int64), lodg.category, fx.category])
+    hh = np.concatenate([hh, lodg.hh, fx.hh])
+    slot = np.concatenate([slot, lodg.slot, fx.slot])
+    age = np.concatenate([age, lodg.age, fx.age])
+    male = np.concatenate([male, lodg.male, fx.male])
+    surname = np.concatenate([surname, lodg.surname, fx.surname])
+    tags = np.concatenate([tags, np.full(len(lodg.hh) + len(fx.hh), "", dtype=object)])
+    nationality = np.concatenate([np.full(k_m, "", dtype=object), lodg.nationality, fx.nationality])
+    card = np.concatenate([np.zeros(k_m, bool), lodg.resident_card, fx.resident_card])
+    g_since = np.concatenate([np.zeros(k_m, np.int64), lodg.since, fx.since])
+
     order = np.lexsort((slot, hh))
-    hh, age = hh[order], np.concatenate(age_l)[order]
-    male = np.concatenate(male_l)[order]
-    surname = np.concatenate(sur_l)[order]
-    tags = np.concatenate(tag_l)[order]
-    role = np.concatenate(role_l)[order]
+    hh, age, male, surname, tags = hh[order], age[order], male[order], surname[order], tags[order]
+    category, nationality, card = category[order], nationality[order], card[order]
+    g_since = g_since[order]
     n = len(hh)
+    lodger, alien = category == guests.LODGER, category == guests.FOREIGN
 
     ref = np.datetime64(today, "D")
     birth = ref - (np.round(age * 365.2425).astype(np.int64) + rng.integers(1, 365, n)).astype(
         "timedelta64[D]"
     )
     age_exact = (ref - birth).astype(np.int64) / 365.2425
-    floating = floating_hh[hh]
-    registration = np.where(floating, "floating", "hukou").astype(object)
+    floating = floating_hh[hh] & (category == 0)
+    registration = np.select(
+        [lodger, alien, floating], ["lodging", "foreign", "floating"], "hukou"
+    ).astype(object)
+    hukou = registration == "hukou"
     regions = np.full(n, HOME_REGION, dtype=object)
     hubei, other = np.array(list(HUBEI_REGIONS)), np.array(list(OTHER_REGIONS))
     origin_hh = np.where(
@@ -279,14 +324,22 @@ def populate(zone: np.ndarray, today: date, rng: np.random.Generator) -> Populat
         other[rng.integers(0, len(other), n_hh)],
     )
     regions[floating] = origin_hh[hh[floating]]
-    # Care tags (关注标签).
-    extra = np.empty(n, dtype=object)
-    extra[:] = ""
+    k_l = int(lodger.sum())
+    regions[lodger] = np.where(
+        rng.random(k_l) < 0.75,
+        hubei[rng.integers(0, len(hubei), k_l)],
+        other[rng.integers(0, len(other), k_l)],
+    )
+    origin = {**HUBEI_REGIONS, **OTHER_REGIONS}
+    place = np.array([origin.get(r, "") for r in regions.tolist()], dtype=object)
+    place[hukou] = ""
+    place[alien] = [foreign.NATIONALITIES[c].name for c in nationality[alien].tolist()]
+    # Care tags (关注标签); 低保 and 退役军人 are local (户籍) entitlements.
     r = rng.random(n)
     old = age_exact >= 60
-    disabled = r < np.where(old, 0.08, 0.03)
-    low_income = rng.random(n) < np.where(old & (hh_zone[hh] == RURAL), 0.08, 0.025)
-    veteran = male & (age_exact >= 40) & (rng.random(n) < 0.03) & ~floating
+    disabled = (r < np.where(old, 0.08, 0.03)) & ~alien
+    low_income = (rng.random(n) < np.where(old & (hh_zone[hh] == RURAL), 0.08, 0.025)) & hukou
+    veteran = male & (age_exact >= 40) & (rng.random(n) < 0.03) & hukou
     tag_parts = [
         tags,
         np.where(disabled, "disabled", ""),
@@ -302,50 +355,83 @@ def populate(zone: np.ndarray, today: date, rng: np.random.Generator) -> Populat
     )
     head_first = np.r_[True, hh[1:] != hh[:-1]]
     relation = np.where(
-        head_first, np.where(rented[hh], "tenant", "householder"), "family_member"
+        head_first,
+        np.where(rented[hh], "tenant", "householder"),
+        np.where(lodger, "lodger", "family_member"),
     ).astype(object)
     ethnicity = np.where(
         rng.random(n) < 0.992,
         "汉族",
         np.array(["回族", "土家族", "苗族", "满族"])[rng.integers(0, 4, n)],
-    )
-    # Moved in: a tenant within 3 years, an owner family any time since 1985 (not before birth).
-    since = np.where(
-        rented[hh], rng.integers(30, 3 * 365, n_hh)[hh], rng.integers(200, 40 * 365, n_hh)[hh]
-    )
+    ).astype(object)
+    ethnicity[alien] = ""  # 民族 is recorded for Chinese citizens only
+    # Moved in: a tenant within 3 years, an owner family any time since 1985 (not before
+    # birth); lodgers and foreign residents by their own dates.
+    since_hh = np.where(rented, rng.integers(30, 3 * 365, n_hh), rng.integers(200, 40 * 365, n_hh))
+    hh_moved = ref - since_hh.astype("timedelta64[D]")
+    since = np.where(category > 0, g_since, since_hh[hh])
     moved_in = np.maximum(ref - since.astype("timedelta64[D]"), birth)
     # 人户分离: local households living away from their 户籍 house (another room in the county).
     away = (~floating_hh) & (rng.random(n_hh) < np.where(rented, 0.6, 0.05))
     reg_house_hh = np.where(away, rng.integers(0, n_house, n_hh), -1)
     reg_house_hh = np.where(reg_house_hh == occupied, (reg_house_hh + 1) % n_house, reg_house_hh)
-    registered_house = np.where(floating, -1, reg_house_hh[hh])
+    registered_house = np.where(hukou, reg_house_hh[hh], -1)
     # Owners: a local adult living elsewhere owns each rented room and half the vacant ones.
     own_house = np.flatnonzero(
         (use == "rented") | ((use == "vacant") & (rng.random(n_house) < 0.5))
     )
-    adults = np.flatnonzero((~floating) & (age_exact >= 28) & (age_exact < 80))
+    adults = np.flatnonzero(hukou & (age_exact >= 28) & (age_exact < 80))
     owner_person = (
         adults[rng.integers(0, len(adults), len(own_house))]
         if len(adults)
         else np.zeros(0, np.int64)
     )
+    past = history.past_relations(
+        hh=hh,
+        head=head_first,
+        member=category == 0,
+        birth=birth,
+        occupied=occupied,
+        moved=hh_moved,
+        rented=rented,
+        local=~floating_hh,
+        hh_type=hh_type,
+        hh_zone=hh_zone,
+        head_age=h_age,
+        head_surname=head_surname,
+        vacant_owned=own_house[use[own_house] == "vacant"],
+        rng=rng,
+    )
     has_phone = (age_exact >= 12) & ~((age_exact >= 80) & (rng.random(n) < 0.35))
+    gender = np.where(male, "M", "F").astype(object)
+    person_name = names(surname, male, rng)
+    person_name[alien] = foreign.latin_names(nationality[alien], male[alien], rng)
+    id_number = np.empty(n, dtype=object)
+    citizen = ~alien
+    id_number[citizen] = id_numbers(
+        regions[citizen].astype(np.int64), birth[citizen], male[citizen], rng
+    )
+    id_number[alien] = foreign.document_numbers(
+        nationality[alien], birth[alien], male[alien], card[alien], set(), rng
+    )
     return Population(
         house_use=use,
         household=hh,
         house=occupied[hh],
         relation=relation,
-        name=names(surname, male, rng),
-        id_number=id_numbers(regions.astype(np.int64), birth, male, rng),
+        name=person_name,
+        id_number=id_number,
         phone=phones(n, has_phone, rng),
-        gender=np.where(male, "M", "F").astype(object),
+        gender=gender,
         birth=birth,
         registration=registration,
         region=regions,
+        place=place,
         care_tags=care,
-        ethnicity=ethnicity.astype(object),
+        ethnicity=ethnicity,
         moved_in=moved_in,
         registered_house=registered_house,
         owner_person=owner_person[: len(own_house)],
         owner_house=own_house,
+        past=past,
     )
