@@ -174,8 +174,9 @@ def canonical_room(digits: str, floor: int | None) -> tuple[str, int | None]:
 
 
 # A division name without its kind word, followed by one of these, is part of a road name
-# ("光化大道", "胜利路12号"), not the 光化 street or the 胜利路 community.
-_ROAD_FOLLOWS = re.compile(r"\d|大道|路|街|巷|号")
+# ("光化大道", "胜利路12号", "孟楼正街3号"), not the 光化 street, the 胜利路 community or the
+# 孟楼 village.
+_ROAD_FOLLOWS = re.compile(r"\d|号|\D?(?:大道|路|街|巷)(?:\d|$)")
 
 
 def _find(
@@ -199,6 +200,9 @@ def _divisions(text: str, gaz: Gazetteer) -> tuple[str | None, str | None, str]:
                 text, changed = text[len(p) :], True
     town_code: str | None = None
     word, codes = _find(text, gaz.towns, gaz.bare_towns, gaz.longest)
+    vword, vcodes = _find(text, gaz.villages, gaz.bare_villages, gaz.longest)
+    if len(vcodes) == 1 and len(vword) > len(word):
+        codes = ()  # "百花山虚拟生活区…": a village name that starts like a town's
     if len(codes) == 1:
         town_code, text = codes[0], text[len(word) :]
     village_code: str | None = None
