@@ -16,6 +16,7 @@ from yitu.cases.models import (
     Supervision,
     WebhookDelivery,
 )
+from yitu.cases.open311_models import Open311Key, Open311Request
 from yitu.core.db import Base
 from yitu.intake.models import (
     ImportBatch,
@@ -59,6 +60,8 @@ __all__ = [
     "MapFeature",
     "NodeBoundary",
     "Notification",
+    "Open311Key",
+    "Open311Request",
     "Organisation",
     "Person",
     "PersonHouse",

@@ -13,6 +13,8 @@ from yitu.api import docs, problems
 from yitu.api.middleware import BodyLimit, RequestContext
 from yitu.audit.api import router as audit_router
 from yitu.cases.api import router as cases_router
+from yitu.cases.kpi_api import router as case_kpi_router
+from yitu.cases.open311 import router as open311_router
 from yitu.people.api import router as people_router
 from yitu.registry.api import router as registry_router
 from yitu.runtime import Platform
@@ -44,6 +46,7 @@ def create_app(platform: Platform) -> FastAPI:
         people_router,
         registry_router,
         audit_router,
+        case_kpi_router,
         cases_router,
     ):
         api.include_router(router)
@@ -53,6 +56,8 @@ def create_app(platform: Platform) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     app.include_router(api)
+    # Open311 GeoReport v2 keeps the spec's paths (/open311/v2/…), outside /api/v1.
+    app.include_router(open311_router)
     problems.install(app)
     docs.install(app)
     app.add_middleware(BodyLimit, max_bytes=platform.settings.max_body_bytes)
