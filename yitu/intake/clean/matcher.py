@@ -34,7 +34,7 @@ from yitu.registry.models import Address
 
 _APARTMENT = re.compile(r"([0-9A-Za-z]+)(?:栋|号楼)$")
 _RURAL = re.compile(r"(\D+?)(\d+)号$")
-FUZZY_CUTOFF = 75.0
+FUZZY_CUTOFF = 60.0
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,7 @@ class AddressMatcher:
         self.node_level: dict[int, str] = {}
         self.names: dict[str, list[int]] = defaultdict(list)  # division name -> node ids
         self.road_names: list[str] = []
+        self.road_set: frozenset[str] = frozenset()
         self.road_by_key: dict[str, list[str]] = defaultdict(list)
 
     # -- building the index -------------------------------------------------------------
@@ -134,6 +135,7 @@ class AddressMatcher:
                 m.house_count[bid] += 1
                 m.first_room.setdefault(bid, m.rooms[key])
         m.road_names = sorted({b.road for b in m.buildings.values() if b.road})
+        m.road_set = frozenset(m.road_names)
         for r in m.road_names:
             m.road_by_key[name_key(r)].append(r)
         return m
@@ -174,16 +176,21 @@ class AddressMatcher:
         return {n for n in self.names.get(name, ()) if self.node_level.get(n) == level}
 
     def _roads(self, road: str) -> list[tuple[str, float]]:
-        """Known road names for ``road`` with a penalty: exact 0, homophone 0.05, fuzzy 0.1."""
+        """Known road names for ``road`` with a penalty: exact 0, homophone 0.05, fuzzy 0.1
+        (up to five near names: one wrong character in a three-character name is a ratio of
+        67; the door number and the divisions then decide among them)."""
         if road in self.road_by_key.get(name_key(road), ()):
             return [(road, 0.0)]
         same_sound = self.road_by_key.get(name_key(road))
         if same_sound:
             return [(r, 0.05) for r in same_sound]
-        best = process.extractOne(
-            road, self.road_names, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF
+        for cut in range(2, len(road) - 1):  # "袁冲袁冲正街": a division name glued on
+            if road[cut:] in self.road_set:
+                return [(road[cut:], 0.05)]
+        near = process.extract(
+            road, self.road_names, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=5
         )
-        return [(best[0], 0.1)] if best else []
+        return [(name, 0.1) for name, _score, _i in near]
 
     def match(self, parts: AddressParts) -> AddressMatch | None:
         villages = self._division_ids(parts.village, "village")
