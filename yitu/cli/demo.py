@@ -13,12 +13,14 @@ from yitu.access.roles import Role
 from yitu.access.scope import SCOPE_KEY, UNRESTRICTED
 from yitu.audit.chain import Entry
 from yitu.cli._common import cli_actor, platform
+from yitu.cli.intake_sources import sources
 from yitu.core.errors import YituError
 from yitu.core.migrate import upgrade
 from yitu.core.settings import Settings
 from yitu.demo.cli import generate_command, load_small_if_empty
 
 app = typer.Typer(help="Demo set-up for `make run`.", no_args_is_help=True)
+app.command("sources")(sources)  # noisy department files with truth (yitu.intake.synth)
 
 DEMO_ADMIN = "admin"
 
