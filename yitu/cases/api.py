@@ -67,7 +67,7 @@ def _evidence_dir(p: Platform) -> Any:
 
 
 def _dept_codes(session: Session) -> dict[int, str]:
-    return dict(session.execute(select(Department.id, Department.code)).tuples())
+    return dict(session.execute(select(Department.id, Department.code)).all())
 
 
 def _handler_filter(session: Session, principal: Principal) -> list[int] | None:
