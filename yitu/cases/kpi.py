@@ -280,7 +280,7 @@ def kpi_statement(start: datetime, end: datetime, by: By, scoped: bool) -> Any:
     joined = pc.join(Case.__table__, c.id == pc.c.case_id)
     stmt = select(key.label("key"), *columns).select_from(joined)
     if scoped:
-        stmt = stmt.where(scope_criterion(Case.__table__))
+        stmt = stmt.where(scope_criterion(c))
     return stmt.group_by(key)
 
 
