@@ -37,3 +37,15 @@ def map_world(
     load(w.platform.db, small_demo())
     yield w
     w.close()
+
+
+@pytest.fixture
+def fresh_map_world(
+    databases: DatabaseFactory,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[World]:
+    """A map world of its own, for a test that writes."""
+    w = build_world(databases.fresh(), tmp_path_factory.mktemp("map"))
+    load(w.platform.db, small_demo())
+    yield w
+    w.close()
