@@ -21,7 +21,7 @@ from yitu.access.roles import Permission
 from yitu.grid import GridError, cell_bbox, decode, encode, normalize
 from yitu.registry.models import Address, Building
 from yitu.runtime import Platform
-from yitu.web import tiles
+from yitu.web import casemap, tiles
 from yitu.web.settings import web_settings
 
 router = APIRouter(tags=["map"])
@@ -221,3 +221,7 @@ async def cell_at(
     code = encode(lon, lat, level)
     w, s, e, n = cell_bbox(code, 2)
     return CellHit(code=code, level=level, bbox=[w, s, e, n])
+
+
+# Cases on the map, the command panel's figures and the citizen page's public calls.
+router.include_router(casemap.router)
