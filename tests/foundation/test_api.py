@@ -101,9 +101,10 @@ def test_docs_are_served_locally(world: World) -> None:
     assert "/api/v1/people" in spec["paths"] and "/api/v1/audit/events" in spec["paths"]
 
 
-def test_root_leads_to_docs(world: World) -> None:
+def test_root_is_the_map(world: World) -> None:
+    # The front page is the map UI (yitu.web); its own tests live in tests/web.
     r = world.client.get("/", follow_redirects=False)
-    assert r.status_code in (302, 307) and r.headers["location"] == "/docs"
+    assert r.status_code == 200 and "/static/web/vendor/maplibre-gl.js" in r.text
 
 
 def test_jurisdiction_tree_browse(world: World) -> None:

@@ -18,6 +18,8 @@ from yitu.cases.open311 import router as open311_router
 from yitu.people.api import router as people_router
 from yitu.registry.api import router as registry_router
 from yitu.runtime import Platform
+from yitu.web import pages as web_pages
+from yitu.web.api import router as web_router
 
 API_PREFIX = "/api/v1"
 
@@ -46,6 +48,7 @@ def create_app(platform: Platform) -> FastAPI:
         people_router,
         registry_router,
         audit_router,
+        web_router,
         case_kpi_router,
         cases_router,
     ):
@@ -60,6 +63,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.include_router(open311_router)
     problems.install(app)
     docs.install(app)
+    web_pages.install(app)
     app.add_middleware(BodyLimit, max_bytes=platform.settings.max_body_bytes)
     app.add_middleware(RequestContext)
     return app

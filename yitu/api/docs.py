@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
@@ -24,7 +24,3 @@ def install(app: FastAPI) -> None:
             swagger_favicon_url=f"{STATIC}/favicon-32x32.png",
         )
 
-    @app.get("/", include_in_schema=False)
-    def index() -> RedirectResponse:
-        # The map UI arrives in a later issue; until then the front page is the API reference.
-        return RedirectResponse("/docs")
