@@ -40,3 +40,18 @@ def test_registry_cli(county_world: tuple[World, County], tmp_path: Path) -> Non
     grids = json.loads(_run(world, tmp_path, "registry", "geojson", "--bbox",
                             "111.6,32.3,111.8,32.5", "--layer", "grids"))
     assert len(grids["features"]) == 3
+
+
+def test_geojson_output_is_capped(county_world: tuple[World, County], tmp_path: Path) -> None:
+    world, _ = county_world
+    env = {
+        "YITU_DATABASE_URL": world.platform.settings.database_url,
+        "YITU_AUDIT_KEY": AUDIT_KEY,
+        "YITU_DATA_DIR": str(tmp_path / "data"),
+    }
+    for layer, cap in (("buildings", 5), ("grids", 2)):
+        result = CliRunner().invoke(cli, ["registry", "geojson", "--bbox", "111.6,32.3,111.8,32.5",
+                                          "--layer", layer, "--max-features", str(cap)], env=env)
+        assert result.exit_code == 2, result.output
+        assert f"more than {cap} {layer}" in result.output
+        assert "FeatureCollection" not in result.output  # refused, not truncated

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
-from foundation.world import GRID_A, World
-from shapely.geometry import Point, Polygon, box
+from foundation.world import GRID_A, GRID_B, World
+from shapely.geometry import Point, Polygon, box, mapping
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from registry.county import EDGE_LAT, EDGE_LON, LAT0, LON0, TODAY, County
 from yitu.access.jurisdiction import get_node
 from yitu.access.scope import SCOPE_KEY, UNRESTRICTED, Scope
-from yitu.grid import encode
+from yitu.core.db import Database
+from yitu.grid import encode, to_int
 from yitu.grid.cover import bbox_ranges
 from yitu.registry import spatial
 from yitu.registry.models import Building, PersonHouse
@@ -238,3 +240,44 @@ def test_real_statements_search_the_code_index_on_sqlite(session: Session) -> No
 
 def _session_for(session: Session) -> Any:
     return Session(session.get_bind(), info={SCOPE_KEY: Scope(frozenset(range(1, 10_000)))})
+
+
+def test_extent_follows_buildings_written_by_another_process(
+    county_world: tuple[World, County],
+) -> None:
+    """The extent bound lives in the database (trigger-maintained), so a building loaded by
+    another process (the demo loader's bulk insert, psql) is found at once, however long."""
+    world, _ = county_world
+    other = Database(world.platform.settings.database_url)  # its own pool, as another process
+    with _session(world) as s:
+        before = spatial.building_extent(s)
+        grid_b = get_node(s, GRID_B).id
+    big = box(111.6915, 32.3950, 111.6990, 32.3952)  # ~700 m long: wider than any other
+    assert big.bounds[2] - big.bounds[0] > before.dlon
+    px, py = 111.6916, 32.3951  # its code point at the west end
+    with other.engine.begin() as conn:
+        bid = conn.execute(Building.__table__.insert().returning(Building.__table__.c.id), {
+            "node_id": grid_b, "name": "长厂房", "door_number": "", "use": "industrial",
+            "structure": "steel", "floors": 1, "basement_floors": 0, "height_m": 8.0,
+            "ground_m": 60.0, "footprint": json.dumps(mapping(big)), "lon": px, "lat": py,
+            "west": big.bounds[0], "south": big.bounds[1], "east": big.bounds[2],
+            "north": big.bounds[3], "code": to_int(encode(px, py, 10)), "code3d": "",
+        }).scalar_one()
+    try:
+        with _session(world) as s:
+            assert spatial.building_extent(s).dlon == pytest.approx(0.0075)
+            hit = spatial.building_containing(s, 111.6985, 32.3951)  # 650 m from its point
+            assert hit is not None and hit.id == bid
+            ids = [b.id for b in spatial.buildings_in_bbox(s, 111.6980, 32.3940, 111.6995,
+                                                          32.3960)]
+            assert bid in ids
+        with other.engine.begin() as conn:  # an update from elsewhere raises the bound too
+            conn.execute(Building.__table__.update().where(Building.__table__.c.id == bid)
+                         .values(west=111.6905, footprint=json.dumps(mapping(
+                             box(111.6905, 32.3950, 111.6990, 32.3952)))))
+        with _session(world) as s:
+            assert spatial.building_extent(s).dlon == pytest.approx(0.0085)
+    finally:
+        with other.engine.begin() as conn:
+            conn.execute(Building.__table__.delete().where(Building.__table__.c.id == bid))
+        other.dispose()

@@ -16,6 +16,9 @@ from yitu.grid.errors import GridError
 from yitu.registry import services, spatial
 from yitu.registry.models import Building
 
+#: Default cap on one GeoJSON answer (the API's limit too).
+MAX_FEATURES = 5000
+
 app = typer.Typer(help="Registry (一标三实) queries on the BeiDou grid.", no_args_is_help=True)
 
 
@@ -78,8 +81,12 @@ def tree() -> None:
 def geojson(
     bbox: Annotated[str, typer.Option(help="west,south,east,north")],
     layer: Annotated[str, typer.Option(help="buildings or grids")] = "buildings",
+    max_features: Annotated[
+        int, typer.Option(min=1, help="refuse a bbox holding more features than this")
+    ] = MAX_FEATURES,
 ) -> None:
-    """A GeoJSON FeatureCollection of building footprints or grid boundaries in a bbox."""
+    """A GeoJSON FeatureCollection of building footprints or grid boundaries in a bbox (at most
+    --max-features: a larger answer is refused, not truncated)."""
     try:
         w, s, e, n = services.parse_bbox(bbox)
     except YituError as exc:
@@ -90,10 +97,15 @@ def geojson(
     try:
         with p.db.session(**{SCOPE_KEY: UNRESTRICTED}) as session:
             if layer == "buildings":
-                feats = [services.building_feature(b)
-                         for b in spatial.buildings_in_bbox(session, w, s, e, n)]
+                feats = [services.building_feature(b) for b in spatial.buildings_in_bbox(
+                    session, w, s, e, n, limit=max_features + 1)]
             else:
-                feats = services.grid_features(session, UNRESTRICTED, w, s, e, n, limit=10**9)
+                feats = services.grid_features(
+                    session, UNRESTRICTED, w, s, e, n, limit=max_features + 1)
     except GridError as exc:
         raise typer.BadParameter(str(exc)) from exc
+    if len(feats) > max_features:
+        raise typer.BadParameter(
+            f"the bbox holds more than {max_features} {layer}: zoom in, split the bbox or "
+            "raise --max-features", param_hint="--bbox")
     typer.echo(json.dumps({"type": "FeatureCollection", "features": feats}, ensure_ascii=False))

@@ -25,14 +25,19 @@ from yitu.registry.schemas import (
     BuildingHit,
     CellPeople,
     GridCounts,
+    OrgCreate,
+    OrgOut,
+    OrgUpdate,
     PersonDetail,
     PersonPage,
+    PolygonQuery,
     RegistrySearch,
     TooManyFeaturesError,
     TreeNode,
     building_out,
     house_link,
     org_link,
+    org_out,
     resident,
     room_out,
 )
@@ -44,6 +49,7 @@ PlatformDep = Annotated[Platform, Depends(get_platform)]
 Reader = Annotated[Principal, Depends(requires(Permission.PERSON_LIST))]
 Detail = Annotated[Principal, Depends(requires(Permission.PERSON_DETAIL))]
 Searcher = Annotated[Principal, Depends(requires(Permission.PERSON_SEARCH))]
+OrgWriter = Annotated[Principal, Depends(requires(Permission.ORG_WRITE))]
 Lon = Annotated[float, Query(ge=-180, le=180)]
 Lat = Annotated[float, Query(gt=-88, lt=88)]
 BBox = Annotated[str, Query(description="west,south,east,north in degrees")]
@@ -246,3 +252,70 @@ async def grids_geojson(bbox: BBox, platform: PlatformDep, principal: Reader) ->
             )
 
     return _collection(await platform.call(work))
+
+
+@router.post("/buildings/in-polygon", summary="Building footprints meeting a polygon (GeoJSON)")
+async def buildings_in_polygon(
+    body: PolygonQuery, platform: PlatformDep, principal: Reader
+) -> JSONResponse:
+    """Footprints intersecting a GeoJSON Polygon (boundary included), found on code ranges.
+    The polygon must be closed, valid, inside the county and at most
+    ``services.MAX_POLYGON_KM2``; more than ``MAX_FEATURES`` buildings → 413."""
+
+    def work() -> list[dict[str, Any]]:
+        with scoped_session(platform, principal) as session:
+            poly = services.parse_query_polygon(session, body.geometry)
+            rows = spatial.buildings_in_polygon(session, poly, limit=MAX_FEATURES + 1)
+            return [services.building_feature(b) for b in rows]
+
+    return _collection(await platform.call(work))
+
+
+def _audit_org(platform: Platform, principal: Principal, action: str, org_id: int,
+               fields: list[str]) -> None:
+    platform.audit.record(
+        Entry(action, principal.actor, object_type="organisation", object_ids=[org_id],
+              fields=fields, purpose="register")
+    )
+
+
+@router.get("/organisations/{org_id}", response_model=OrgOut, summary="An organisation")
+async def org_detail(org_id: int, platform: PlatformDep, principal: Reader) -> OrgOut:
+    def work() -> OrgOut:
+        with scoped_session(platform, principal) as session:
+            return org_out(services.get_org(session, org_id))
+
+    return await platform.call(work)
+
+
+@router.post("/organisations", response_model=OrgOut, status_code=201,
+             summary="Register an organisation (统一社会信用代码 checked by GB 32100; audited)")
+async def org_create(body: OrgCreate, platform: PlatformDep, principal: OrgWriter) -> OrgOut:
+    def work() -> OrgOut:
+        values = body.model_dump(exclude={"node_code"})
+        with scoped_session(platform, principal) as session:
+            out = org_out(services.create_org(session, principal.scope, body.node_code, values))
+        _audit_org(platform, principal, "create", out.id, sorted(values))
+        return out
+
+    return await platform.call(work)
+
+
+@router.patch("/organisations/{org_id}", response_model=OrgOut,
+              summary="Change an organisation's fields (audited with the fields changed)")
+async def org_update(
+    org_id: int, body: OrgUpdate, platform: PlatformDep, principal: OrgWriter
+) -> OrgOut:
+    def work() -> OrgOut:
+        values = body.model_dump(exclude_unset=True)
+        for k, v in values.items():
+            if v is None and k != "building_id":
+                raise InvalidInputError(f"{k} must not be null")
+        with scoped_session(platform, principal) as session:
+            org, changed = services.update_org(session, org_id, values)
+            out = org_out(org)
+        if changed:
+            _audit_org(platform, principal, "update", org_id, sorted(changed))
+        return out
+
+    return await platform.call(work)

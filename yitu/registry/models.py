@@ -124,6 +124,18 @@ class NodeBoundary(Base):
     area_m2: Mapped[float] = mapped_column(Float)
 
 
+class BuildingExtent(Base):
+    """One row (id 1): the largest footprint extent over all buildings, in degrees. Raised by
+    database triggers on every insert/update of ``buildings`` (migration 0003), so it is never
+    stale, whichever process loads buildings; deletes leave it (a larger bound stays correct)."""
+
+    __tablename__ = "registry_extent"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dlon: Mapped[float] = mapped_column(Float)
+    dlat: Mapped[float] = mapped_column(Float)
+
+
 class Road(Jurisdictional, Base):
     """街路巷 (and rural roads). ``node_id`` is the town it is named in."""
 
@@ -159,7 +171,10 @@ class Building(Jurisdictional, Base):
     """实有房屋的楼栋. ``node_id`` is the management grid it stands in."""
 
     __tablename__ = "buildings"
-    __table_args__ = (Index("ix_buildings_code", "code"),)
+    # Covering: range scans on code test the bbox and the scope on index entries (0003).
+    __table_args__ = (
+        Index("ix_buildings_code_cover", "code", "west", "east", "south", "north", "node_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(60))  # e.g. "12号楼", "张家湾3号"
@@ -251,7 +266,10 @@ class PersonHouse(Jurisdictional, Base):
 
     __tablename__ = "person_houses"
     __table_args__ = (
-        Index("ix_person_houses_code", "code"),
+        Index(
+            "ix_person_houses_code_cover",
+            "code", "relation", "valid_to", "valid_from", "node_id", "person_id",
+        ),
         Index("ix_person_houses_person", "person_id", "relation"),
     )
 

@@ -179,3 +179,57 @@ class TreeNode(BaseModel):
     name: str
     level: str
     children: list[TreeNode]
+
+
+class PolygonQuery(BaseModel):
+    """A GeoJSON Polygon (lon/lat, closed rings) inside the county; validated by
+    ``services.parse_query_polygon`` so every error names the field."""
+
+    geometry: dict[str, Any] = Field(description="GeoJSON Polygon")
+
+
+class OrgCreate(BaseModel):
+    name: str = Field(max_length=100)
+    credit_code: str = Field(max_length=18, description="统一社会信用代码 (GB 32100)")
+    kind: str = Field(description="enterprise, individual_business, government, …")
+    industry: str = Field("", max_length=40)
+    employees: int = 0
+    building_id: int | None = None
+    lon: float
+    lat: float
+    node_code: str = Field(description="the jurisdiction node (网格) it belongs to")
+
+
+class OrgUpdate(BaseModel):
+    """The fields to change (absent: unchanged)."""
+
+    name: str | None = Field(None, max_length=100)
+    credit_code: str | None = Field(None, max_length=18)
+    kind: str | None = None
+    industry: str | None = Field(None, max_length=40)
+    employees: int | None = None
+    building_id: int | None = None
+    lon: float | None = None
+    lat: float | None = None
+
+
+class OrgOut(BaseModel):
+    id: int
+    node_id: int
+    name: str
+    credit_code: str
+    kind: str
+    industry: str
+    employees: int
+    building_id: int | None
+    lon: float
+    lat: float
+    code: int
+
+
+def org_out(o: Organisation) -> OrgOut:
+    return OrgOut(
+        id=o.id, node_id=o.node_id, name=o.name, credit_code=o.credit_code, kind=o.kind,
+        industry=o.industry, employees=o.employees, building_id=o.building_id, lon=o.lon,
+        lat=o.lat, code=o.code,
+    )

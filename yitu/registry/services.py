@@ -7,19 +7,28 @@ that are not Jurisdictional (``jurisdiction_nodes``, ``node_boundaries``) are fi
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+import shapely
+from shapely.geometry import Polygon, shape
+from shapely.geometry.base import BaseGeometry
+from shapely.validation import explain_validity
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from yitu.access.jurisdiction import get_node
 from yitu.access.models import JurisdictionNode, Level
-from yitu.access.scope import UNRESTRICTED, Scope
-from yitu.core.errors import ForbiddenError, InvalidInputError, NotFoundError
+from yitu.access.scope import UNRESTRICTED, Scope, scope_criterion
+from yitu.core.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from yitu.grid import vector
 from yitu.people.models import Person
+from yitu.registry import spatial
+from yitu.registry.codes import validate_credit_code
 from yitu.registry.models import (
     RESIDENT_RELATIONS,
     Address,
@@ -29,10 +38,14 @@ from yitu.registry.models import (
     HouseUse,
     NodeBoundary,
     Organisation,
+    OrgType,
     PersonHouse,
     PersonOrg,
 )
 
+_P = Person.__table__
+_A = Address.__table__
+_PH = PersonHouse.__table__
 _PHONE = re.compile(r"^\+?\d[\d-]{4,19}$")
 _RESIDENT = [r.value for r in RESIDENT_RELATIONS]
 ELDERLY_ALONE = "elderly_alone"
@@ -49,6 +62,36 @@ def current(model: Any, today: date) -> ColumnElement[bool]:
     )
 
 
+def _search_statement(key: str) -> Callable[[bool], Select[Any]]:
+    """The Core statement for one search key (compiled once per key and scope kind)."""
+
+    def build(restricted: bool) -> Select[Any]:
+        p = _P.c
+        if key == "address":
+            houses = select(_A.c.house_id).where(
+                _A.c.full_name.like(bindparam("v"), escape="/"),
+                _A.c.house_id.is_not(None),
+            )
+            residents = select(_PH.c.person_id).where(
+                _PH.c.house_id.in_(houses),
+                _PH.c.relation.in_(bindparam("resident", expanding=True)),
+                _PH.c.valid_from <= bindparam("today"),
+                or_(_PH.c.valid_to.is_(None), _PH.c.valid_to > bindparam("today")),
+            )
+            if restricted:
+                houses = houses.where(scope_criterion(_A.c))
+                residents = residents.where(scope_criterion(_PH.c))
+            cond = p.id.in_(residents)
+        else:
+            cond = p[key] == bindparam("v")
+        stmt = select(*spatial.PERSON_COLUMNS).where(cond)
+        if restricted:
+            stmt = stmt.where(scope_criterion(p))
+        return stmt.order_by(p.id).limit(bindparam("limit"))
+
+    return build
+
+
 def search_people(
     session: Session,
     today: date,
@@ -58,36 +101,32 @@ def search_people(
     name: str | None = None,
     address: str | None = None,
     limit: int = 20,
-) -> tuple[list[Person], str]:
+) -> tuple[list[Any], str]:
     """Exact lookup by one key; ``address`` matches a standard address by prefix (a building's
-    address finds its rooms' residents). Returns the rows and the key used (for the audit)."""
+    address finds its rooms' residents). Returns rows of ``spatial.PERSON_COLUMNS`` (a Core
+    select under the session's scope) and the key used (for the audit)."""
     keys = (("id_number", id_number), ("phone", phone), ("name", name), ("address", address))
     given = [k for k, v in keys if v]
     if len(given) != 1:
         raise InvalidInputError("give exactly one of id_number, phone, name or address")
-    stmt = select(Person)
+    key = given[0]
+    params: dict[str, Any] = {"limit": limit}
     if id_number:
-        stmt = stmt.where(Person.id_number == id_number.strip().upper())
+        params["v"] = id_number.strip().upper()
     elif phone:
         if not _PHONE.match(phone.strip()):
             raise InvalidInputError("phone must be digits (optionally with '-' or a leading '+')")
-        stmt = stmt.where(Person.phone == phone.strip())
+        params["v"] = phone.strip()
     elif name:
-        stmt = stmt.where(Person.name == name.strip())
+        params["v"] = name.strip()
     else:
         prefix = (address or "").strip()
         if len(prefix) < 4:
             raise InvalidInputError("address must be at least 4 characters")
-        houses = select(Address.house_id).where(
-            Address.full_name.startswith(prefix, autoescape=True), Address.house_id.is_not(None)
-        )
-        residents = select(PersonHouse.person_id).where(
-            PersonHouse.house_id.in_(houses),
-            PersonHouse.relation.in_(_RESIDENT),
-            current(PersonHouse, today),
-        )
-        stmt = stmt.where(Person.id.in_(residents))
-    return list(session.scalars(stmt.order_by(Person.id).limit(limit))), given[0]
+        escaped = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
+        params.update(v=escaped + "%", resident=_RESIDENT, today=today)
+    rows = spatial.execute(session, ("search", key), _search_statement(key), params).all()
+    return list(rows), key
 
 
 def get_building(session: Session, building_id: int) -> Building:
@@ -320,3 +359,189 @@ def check_point(lon: float, lat: float) -> None:
     if not (-180 <= lon <= 180 and -88 < lat < 88):
         raise InvalidInputError("lon must be in [-180, 180] and lat in (-88, 88)")
 
+
+
+# --- polygon queries ---
+
+#: Largest polygon a query may search (km², local equirectangular) and most vertices.
+MAX_POLYGON_KM2 = 50.0
+MAX_POLYGON_VERTICES = 2000
+
+
+def _county_fingerprint(session: Session) -> tuple[Any, ...]:
+    return tuple(session.execute(
+        select(JurisdictionNode.level, func.count(), func.max(NodeBoundary.node_id),
+               func.sum(NodeBoundary.area_m2))
+        .join(NodeBoundary, NodeBoundary.node_id == JurisdictionNode.id)
+        .group_by(JurisdictionNode.level)
+        .order_by(JurisdictionNode.level),
+        execution_options={"yitu_trusted": True},
+    ).all())
+
+
+_county_cache: dict[tuple[str, tuple[Any, ...]], BaseGeometry | None] = {}
+_LEVEL_ORDER = (Level.TOWN.value, Level.VILLAGE.value, Level.GRID.value)
+
+
+def county_area(session: Session) -> BaseGeometry | None:
+    """The county's outline: the union of the boundaries at the coarsest level that has any
+    (towns; a fixture with only grids: the grids). Cached per database, keyed by a cheap
+    fingerprint of the boundary rows (count, max id, summed area per level), so a reload by
+    another process is seen at once. Not scoped: an outline is not data."""
+    fp = _county_fingerprint(session)
+    key = (str(session.get_bind().url), fp)
+    if key in _county_cache:
+        return _county_cache[key]
+    levels = {row[0] for row in fp}
+    level = next((lv for lv in _LEVEL_ORDER if lv in levels), None)
+    area = None
+    if level is not None:
+        rows = session.scalars(
+            select(NodeBoundary.geometry)
+            .join(JurisdictionNode, NodeBoundary.node_id == JurisdictionNode.id)
+            .where(JurisdictionNode.level == level),
+            execution_options={"yitu_trusted": True},
+        ).all()
+        area = shapely.union_all([shape(json.loads(g)) for g in rows]).buffer(0)
+        shapely.prepare(area)
+    if len(_county_cache) > 16:
+        _county_cache.clear()
+    _county_cache[key] = area
+    return area
+
+
+def _ring_problem(ring: Any, where: str) -> str | None:
+    if not isinstance(ring, list) or len(ring) < 4:
+        return f"{where} must be a list of at least 4 positions"
+    for k, pos in enumerate(ring):
+        if (
+            not isinstance(pos, list | tuple)
+            or len(pos) < 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in pos[:2])
+            or not all(math.isfinite(v) for v in pos[:2])
+        ):
+            return f"{where}[{k}] must be a [lon, lat] pair of finite numbers"
+        if not (-180 <= pos[0] <= 180 and -88 < pos[1] < 88):
+            return f"{where}[{k}] must have lon in [-180, 180] and lat in (-88, 88)"
+    if list(ring[0][:2]) != list(ring[-1][:2]):
+        return f"{where} is not closed: the last position must equal the first"
+    return None
+
+
+def parse_query_polygon(session: Session, geometry: Any, field: str = "geometry") -> Polygon:
+    """A GeoJSON Polygon from a request, validated: type, closed rings of [lon, lat] numbers,
+    valid (no self-intersection), at most ``MAX_POLYGON_VERTICES`` positions and
+    ``MAX_POLYGON_KM2``, inside the county. Every error names the field."""
+    if not isinstance(geometry, dict):
+        raise InvalidInputError(f"{field} must be a GeoJSON Polygon object")
+    if geometry.get("type") != "Polygon":
+        raise InvalidInputError(f"{field}.type must be \"Polygon\"")
+    rings = geometry.get("coordinates")
+    if not isinstance(rings, list) or not rings:
+        raise InvalidInputError(f"{field}.coordinates must be a non-empty list of rings")
+    if sum(len(r) if isinstance(r, list) else 0 for r in rings) > MAX_POLYGON_VERTICES:
+        raise InvalidInputError(
+            f"{field} has more than {MAX_POLYGON_VERTICES} positions: simplify it"
+        )
+    for i, ring in enumerate(rings):
+        problem = _ring_problem(ring, f"{field}.coordinates[{i}]")
+        if problem:
+            raise InvalidInputError(problem)
+    poly = Polygon(rings[0], rings[1:])
+    if not poly.is_valid:
+        raise InvalidInputError(f"{field} is not a valid polygon: {explain_validity(poly)}")
+    if poly.area == 0:
+        raise InvalidInputError(f"{field} has no area")
+    _, s, _, n = poly.bounds
+    kx = math.cos(math.radians((s + n) / 2))
+    km2 = poly.area * (kx * spatial.M_PER_DEG) * spatial.M_PER_DEG / 1e6
+    if km2 > MAX_POLYGON_KM2:
+        raise InvalidInputError(
+            f"{field} covers {km2:.1f} km², more than the {MAX_POLYGON_KM2:g} km² limit: "
+            "split it"
+        )
+    county = county_area(session)
+    if county is None:
+        raise InvalidInputError(f"{field} cannot be checked: no county boundary is loaded")
+    if not county.buffer(1e-9).contains(poly):
+        raise InvalidInputError(f"{field} must lie inside the county boundary")
+    return poly
+
+
+# --- organisations (实有单位) ---
+
+ORG_FIELDS = ("name", "credit_code", "kind", "industry", "employees", "building_id", "lon", "lat")
+
+
+def get_org(session: Session, org_id: int) -> Organisation:
+    org = session.get(Organisation, org_id)
+    if org is None:  # the same answer for "absent" and "outside your jurisdiction"
+        raise NotFoundError(f"organisation {org_id} not found")
+    return org
+
+
+def _org_values(session: Session, values: dict[str, Any]) -> dict[str, Any]:
+    """Validate and normalise the given organisation fields (errors name the field)."""
+    out = dict(values)
+    if "name" in out:
+        out["name"] = str(out["name"]).strip()
+        if not out["name"]:
+            raise InvalidInputError("name must not be empty")
+    if "credit_code" in out:
+        out["credit_code"] = validate_credit_code(out["credit_code"])
+    if "kind" in out and out["kind"] not in {k.value for k in OrgType}:
+        raise InvalidInputError(f"kind must be one of: {', '.join(k.value for k in OrgType)}")
+    if "employees" in out and out["employees"] < 0:
+        raise InvalidInputError("employees must not be negative")
+    if out.get("building_id") is not None:
+        get_building(session, out["building_id"])  # 404 when absent or outside the scope
+    return out
+
+
+def _place(org: Organisation) -> None:
+    try:
+        check_point(org.lon, org.lat)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"lon/lat: {exc.detail}") from exc
+    org.code = int(vector.encode_int([org.lon], [org.lat], 10)[0])
+
+
+def _unique_credit_code(session: Session, code: str, org_id: int | None) -> None:
+    # Trusted: a code taken outside the caller's scope is still taken (the message says no more).
+    other = session.scalar(
+        select(Organisation.id).where(Organisation.credit_code == code),
+        execution_options={"yitu_trusted": True},
+    )
+    if other is not None and other != org_id:
+        raise ConflictError("credit_code is already registered to another organisation")
+
+
+def create_org(
+    session: Session, scope: object, node_code: str, values: dict[str, Any]
+) -> Organisation:
+    """A new organisation in a jurisdiction node of the caller's scope."""
+    node = node_in_scope(session, scope, node_code)
+    v = _org_values(session, values)
+    _unique_credit_code(session, v["credit_code"], None)
+    org = Organisation(node_id=node.id, **v)
+    _place(org)
+    session.add(org)
+    session.flush()
+    return org
+
+
+def update_org(
+    session: Session, org_id: int, values: dict[str, Any]
+) -> tuple[Organisation, list[str]]:
+    """Change the given fields of a visible organisation; returns it and the changed fields."""
+    org = get_org(session, org_id)
+    v = _org_values(session, values)
+    if "credit_code" in v:
+        _unique_credit_code(session, v["credit_code"], org.id)
+    changed = [k for k, val in v.items() if getattr(org, k) != val]
+    for k in changed:
+        setattr(org, k, v[k])
+    if "lon" in changed or "lat" in changed:
+        _place(org)
+    session.flush()
+    return org, changed

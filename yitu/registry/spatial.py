@@ -1,16 +1,22 @@
 """Spatial queries on BeiDou integer code ranges (no PostGIS): the same SQL on SQLite and
-PostgreSQL, answered by the ordinary B-tree indexes on ``code``.
+PostgreSQL, answered by ordinary B-tree indexes on ``code``.
 
 Every query has two steps:
 
-1. a **range prefilter** ``code >= lo AND code < hi OR …`` over a cover of the search area at a
-   level chosen so that the cover has few ranges (≤ ``MAX_RANGES``): a coarse cover selects a
-   few extra rows, which the exact lon/lat (or bbox-column) filter in the same SQL drops;
+1. a **range prefilter** ``code >= lo AND code < hi OR …`` over a cover of the search area: for
+   a box (viewports, point lookups) the cells of one level are enumerated directly (the integer
+   code is a sum of a longitude part and a latitude part, so a box of cells is two small encodes
+   and an outer sum), at the finest level with at most ``MAX_CELLS`` cells, and merged into
+   ranges; polygons use the general ``yitu.grid.cover``. The exact bbox tests run in the same
+   SQL on the covering index's columns (migration 0003), so only hits touch the table;
 2. an **exact test** in Python with shapely on the few candidate footprints, where the answer
    depends on the footprint rather than the building's point.
 
-Every query runs through the caller's ORM session, so the jurisdiction scope (``node_id IN
-scope``) is added by ``yitu.access.scope`` and cannot be forgotten here.
+The statements are Core selects of columns (no ORM entities), compiled once per shape (kind,
+number of ranges, scoped or not) and executed on the session's connection. The jurisdiction
+scope is part of every statement: ``scope_criterion`` with the session's scope bound by
+``scope_params`` (an unknown scope binds an empty list and matches nothing); only a session
+opened UNRESTRICTED (trusted CLI) gets the statement without it.
 
 Semantics (the tests compare each with brute force over all rows):
 
@@ -20,15 +26,15 @@ Semantics (the tests compare each with brute force over all rows):
 * ``nearest_building``: the smallest planar distance (local equirectangular metres) from the
   point to a footprint (0 inside); ties broken by id;
 * ``people_in_cell``: people with a current resident relation to a house in the cell.
+
+Rows are SQLAlchemy ``Row`` objects with the table's column names as attributes.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import threading
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -38,18 +44,33 @@ import numpy as np
 import shapely
 from shapely.geometry import Point, box, shape
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import ColumnElement, and_, event, false, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    false,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
-from yitu.grid import cover
+from yitu.access.scope import SCOPE_KEY, UNRESTRICTED, scope_criterion, scope_params
+from yitu.grid import cover, vector
 from yitu.grid.constants import SIZE_LAT, SIZE_LON, UNITS_PER_DEGREE
 from yitu.grid.errors import GridError
-from yitu.grid.intcode import int_descendant_range, to_int
+from yitu.grid.intcode import WEIGHTS, int_descendant_range, to_int
 from yitu.people.models import Person
-from yitu.registry.models import RESIDENT_RELATIONS, Building, PersonHouse
+from yitu.registry.models import RESIDENT_RELATIONS, Building, BuildingExtent, PersonHouse
 
-#: Upper bound on the ranges of one prefilter: past this the cover goes one level coarser.
+#: Upper bound on the ranges of one prefilter (and on the cells of a direct box cover).
 MAX_RANGES = 64
+#: A direct box cover uses the finest level with at most this many cells: finer means less
+#: area scanned, more cells means more index seeks; 16 measured best at 老河口 scale.
+MAX_CELLS = 16
 #: Pad areas by this (degrees, ≈ 1 cm) so points exactly on the far edges of a closed box are
 #: covered: a cell is open on its far side, and the cover counts only cells sharing area.
 EDGE_PAD = 1e-7
@@ -60,6 +81,20 @@ NEAREST_START_M = 50.0
 NEAREST_LIMIT_M = 200_000.0
 
 Ranges = np.ndarray  # (n, 2) int64 [lo, hi)
+
+_B = Building.__table__
+_PH = PersonHouse.__table__
+_P = Person.__table__
+_K = float(UNITS_PER_DEGREE)
+
+#: Every building column: what the API, the GeoJSON and the exact tests read.
+BUILDING_COLUMNS = tuple(_B.c)
+#: The person columns the masking serializer reads (plus registration type and care tags).
+PERSON_COLUMNS = tuple(
+    _P.c[n] for n in ("id", "node_id", "name", "id_number", "phone", "address", "gender",
+                      "birth_date", "registration_type", "care_tags")
+)
+_RESIDENT = [r.value for r in RESIDENT_RELATIONS]
 
 
 def _cell_deg(level: int) -> tuple[float, float]:
@@ -85,19 +120,84 @@ def _ranges_for_geometry(geom: BaseGeometry, max_ranges: int) -> Ranges:
         level -= 1
 
 
+#: Sum of WEIGHTS[1..level]: two level-``level`` cells further apart than this always have
+#: level-10 codes between them (the merge test below runs only on closer pairs).
+_GAP_BOUND = [sum(WEIGHTS[1 : lv + 1]) for lv in range(11)]
+
+
+def _merge(cells: list[int], level: int) -> Ranges:
+    """Sorted level-``level`` cells → ranges of level-10 codes, merged where no level-10 code
+    lies between two cells (siblings, and cousins across a parent boundary)."""
+    w = WEIGHTS[level]
+    merged: list[list[int]] = [[cells[0], cells[0] + w]]
+    for c in cells[1:]:
+        last = merged[-1]
+        gap = c - last[1]
+        if gap == 0 or (gap < _GAP_BOUND[level] and cover._next_code_at(last[1], 10) >= c):
+            last[1] = c + w
+        else:
+            merged.append([c, c + w])
+    return np.array(merged, dtype=np.int64)
+
+
+def _axis_parts(level: int, i0: int, i1: int, j0: int, j1: int) -> tuple[list[int], list[int]]:
+    """The longitude and latitude parts of the integer codes of cells i0..i1 × j0..j1 at
+    ``level`` (north-east quadrant): the code of cell (i, j) is ``col[i] + row[j]``, read from
+    the vectorised encoder's own per-axis tables at the cells' south-west corner units."""
+    t = vector._int_tables(level)
+    sx, sy = SIZE_LON[level], SIZE_LAT[level]
+    lo = level >= 7
+    col = []
+    for i in range(i0, i1 + 1):
+        u = i * sx
+        col.append(int(t.lon_hi[u >> 12]) + (int(t.lon_lo[u & 4095]) if lo else 0))
+    row = []
+    for j in range(j0, j1 + 1):
+        u = j * sy
+        row.append(int(t.lat_hi[u >> 12]) + (int(t.lat_lo[u & 4095]) if lo else 0))
+    return col, row
+
+
+@lru_cache(maxsize=8192)
+def _cells_ranges(level: int, i0: int, i1: int, j0: int, j1: int) -> Ranges:
+    col, row = _axis_parts(level, i0, i1, j0, j1)
+    r = _merge(sorted(c + rr for c in col for rr in row), level)
+    r.setflags(write=False)
+    return r
+
+
+def _box_cells(w: float, s: float, e: float, n: float, max_cells: int) -> Ranges | None:
+    """Direct cover of a box in the north-east quadrant (老河口 and all of China): the cells of
+    the finest level with at most ``max_cells`` cells, enumerated in pure Python (a few µs,
+    cached by cell indices, so a panned map reuses them). None where the quadrant rule does
+    not hold (a box crossing the equator or the prime meridian)."""
+    if w < 0 or s < 0 or e >= 180 or n >= 88:
+        return None
+    uw, us, ue, un = int(w * _K), int(s * _K), int(e * _K), int(n * _K)
+    for level in range(10, 0, -1):
+        sx, sy = SIZE_LON[level], SIZE_LAT[level]
+        i0, i1, j0, j1 = uw // sx, ue // sx, us // sy, un // sy
+        if (i1 - i0 + 1) * (j1 - j0 + 1) <= max_cells:
+            return _cells_ranges(level, i0, i1, j0, j1)
+    return None
+
+
 def ranges_for_bbox(
     west: float, south: float, east: float, north: float, max_ranges: int = MAX_RANGES
 ) -> Ranges:
     """Ranges of level-10 codes covering the closed box (a superset: filter exactly in SQL)."""
     if not (west <= east and south <= north):
         raise GridError(f"bbox ({west}, {south}, {east}, {north}) has west > east or south > north")
-    return _bbox_ranges_cached(west, south, east, north, max_ranges)
+    w, s, e, n = west - EDGE_PAD, south - EDGE_PAD, east + EDGE_PAD, north + EDGE_PAD
+    direct = _box_cells(w, s, e, n, min(MAX_CELLS, max_ranges))
+    if direct is not None:
+        return direct
+    return _bbox_ranges_cached(w, s, e, n, max_ranges)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def _bbox_ranges_cached(w: float, s: float, e: float, n: float, max_ranges: int) -> Ranges:
-    geom = box(w - EDGE_PAD, s - EDGE_PAD, e + EDGE_PAD, n + EDGE_PAD)
-    r = _ranges_for_geometry(geom, max_ranges)
+    r = _ranges_for_geometry(box(w, s, e, n), max_ranges)
     r.setflags(write=False)
     return r
 
@@ -116,14 +216,56 @@ def ranges_for_cell(code: str | int) -> Ranges:
 
 
 def code_range_clause(column: Any, ranges: Ranges | Sequence[Sequence[int]]) -> ColumnElement[bool]:
-    """``(col >= lo AND col < hi) OR …``: SQLite answers with a MULTI-INDEX OR of index range
-    searches, PostgreSQL with a BitmapOr of index scans (checked in tests/registry)."""
+    """``(col >= lo AND col < hi) OR …`` with literal-free bound values (for ad-hoc use; the
+    queries below use ``_range_params`` with cached statements)."""
     pairs = [(int(lo), int(hi)) for lo, hi in ranges]
     if not pairs:
         return false()
-    # Bound parameters: one cached compiled statement per number of ranges.
     clauses = [and_(column >= lo, column < hi) for lo, hi in pairs]
     return clauses[0] if len(clauses) == 1 else or_(*clauses)
+
+
+def _range_placeholders(column: Any, n: int) -> ColumnElement[bool]:
+    """``(col >= :lo_0 AND col < :hi_0) OR …`` for n ranges: one compiled statement per n.
+    SQLite answers with a MULTI-INDEX OR of index range searches, PostgreSQL with a BitmapOr."""
+    clauses = [
+        and_(column >= bindparam(f"lo_{i}"), column < bindparam(f"hi_{i}")) for i in range(n)
+    ]
+    return clauses[0] if n == 1 else or_(*clauses)
+
+
+def _range_params(ranges: Ranges) -> dict[str, int]:
+    params: dict[str, int] = {}
+    for i, (lo, hi) in enumerate(ranges.tolist()):
+        params[f"lo_{i}"] = lo
+        params[f"hi_{i}"] = hi
+    return params
+
+
+# --- statement cache and execution under the session's scope ---
+
+_statements: dict[tuple[Any, ...], Select[Any]] = {}
+
+
+def execute(
+    session: Session | Connection,
+    key: tuple[Any, ...],
+    build: Callable[[bool], Select[Any]],
+    params: dict[str, Any],
+) -> Any:
+    """Execute the cached Core statement for ``key`` on the session's connection, with the
+    scope filter unless the session is UNRESTRICTED. A Connection is treated as unscoped only
+    if it carries ``UNRESTRICTED`` in its info (otherwise it sees nothing)."""
+    scope = session.info.get(SCOPE_KEY)
+    restricted = scope is not UNRESTRICTED
+    full_key = (*key, restricted)
+    stmt = _statements.get(full_key)
+    if stmt is None:
+        stmt = _statements[full_key] = build(restricted)
+    if restricted:
+        params = {**params, **scope_params(scope)}
+    conn = session.connection() if isinstance(session, Session) else session
+    return conn.execute(stmt, params)
 
 
 # --- the largest building extent (bounds the distance from a footprint point to its code) ---
@@ -135,41 +277,18 @@ class Extent:
     dlat: float
 
 
-_extent_lock = threading.Lock()
-_extent_cache: dict[str, tuple[float, Extent]] = {}
-EXTENT_TTL_SECONDS = 30.0
+_EXTENT = select(BuildingExtent.__table__.c.dlon, BuildingExtent.__table__.c.dlat).where(
+    BuildingExtent.__table__.c.id == 1
+)
 
 
-def invalidate_extent() -> None:
-    with _extent_lock:
-        _extent_cache.clear()
-
-
-@event.listens_for(Session, "after_flush")
-def _building_written(session: Session, _ctx: Any) -> None:
-    # A new or changed footprint may be the new largest: recompute on the next query. Bulk
-    # loads outside the ORM (demo generator) are covered by the TTL and ``invalidate_extent``.
-    if any(isinstance(o, Building) for o in (*session.new, *session.dirty)):
-        invalidate_extent()
-
-
-def building_extent(session: Session) -> Extent:
-    """The largest footprint extent, over all buildings (not only the scope's: it is a bound, not
-    data). Cached per database for ``EXTENT_TTL_SECONDS``."""
-    key = str(session.get_bind().url)
-    now = time.monotonic()
-    with _extent_lock:
-        hit = _extent_cache.get(key)
-    if hit and now - hit[0] < EXTENT_TTL_SECONDS:
-        return hit[1]
-    row = session.execute(
-        select(func.max(Building.east - Building.west), func.max(Building.north - Building.south)),
-        execution_options={"yitu_trusted": True},
-    ).one()
-    extent = Extent(float(row[0] or 0.0), float(row[1] or 0.0))
-    with _extent_lock:
-        _extent_cache[key] = (now, extent)
-    return extent
+def building_extent(session: Session | Connection) -> Extent:
+    """The largest footprint extent over all buildings (not only the scope's: it is a bound,
+    not data). Read from ``registry_extent``, which database triggers raise on every write to
+    ``buildings`` from any process (migration 0003): one primary-key read, never stale."""
+    conn = session.connection() if isinstance(session, Session) else session
+    row = conn.execute(_EXTENT).first()
+    return Extent(float(row[0]), float(row[1])) if row else Extent(0.0, 0.0)
 
 
 # --- footprints ---
@@ -177,12 +296,12 @@ def building_extent(session: Session) -> Extent:
 _footprints: dict[tuple[int, int], BaseGeometry] = {}
 
 
-def footprint(b: Building) -> BaseGeometry:
-    """The shapely footprint, parsed once per (id, text hash) in this process."""
+def footprint(b: Any) -> BaseGeometry:
+    """The shapely footprint of a building row, parsed once per (id, text hash) per process."""
     key = (b.id, hash(b.footprint))
     geom = _footprints.get(key)
     if geom is None:
-        if len(_footprints) > 200_000:
+        if len(_footprints) > 300_000:
             _footprints.clear()
         geom = _footprints[key] = shape(json.loads(b.footprint))
         shapely.prepare(geom)
@@ -192,91 +311,101 @@ def footprint(b: Building) -> BaseGeometry:
 # --- building queries ---
 
 
+def _bbox_statement(n: int) -> Callable[[bool], Select[Any]]:
+    def build(restricted: bool) -> Select[Any]:
+        stmt = select(*BUILDING_COLUMNS).where(
+            _range_placeholders(_B.c.code, n),
+            _B.c.west <= bindparam("e"),
+            _B.c.east >= bindparam("w"),
+            _B.c.south <= bindparam("n"),
+            _B.c.north >= bindparam("s"),
+        )
+        # No ORDER BY id: SQLite would rather scan the table in rowid order than sort a few
+        # rows found by the code index; callers sort in Python.
+        return stmt.where(scope_criterion(_B.c)) if restricted else stmt
+
+    return build
+
+
+def _bbox_rows(
+    session: Session | Connection, w: float, s: float, e: float, n: float, ext: Extent
+) -> list[Any]:
+    """Buildings whose bbox meets the closed box (their point lies within the box grown by
+    the largest extent)."""
+    r = ranges_for_bbox(w - ext.dlon, s - ext.dlat, e + ext.dlon, n + ext.dlat)
+    params = {**_range_params(r), "w": w, "s": s, "e": e, "n": n}
+    return execute(session, ("bbox", len(r)), _bbox_statement(len(r)), params).all()
+
+
+def _intersects_box(b: Any, q: BaseGeometry, w: float, s: float, e: float, n: float) -> bool:
+    if b.west >= w and b.east <= e and b.south >= s and b.north <= n:
+        return True  # bbox inside: no geometry needed
+    return bool(footprint(b).intersects(q))
+
+
 def buildings_in_bbox(
-    session: Session,
+    session: Session | Connection,
     west: float,
     south: float,
     east: float,
     north: float,
     limit: int | None = None,
-) -> list[Building]:
-    """Buildings whose footprint intersects the closed box, by id. ``limit`` caps the SQL rows
+) -> list[Row[Any]]:
+    """Buildings whose footprint intersects the closed box, by id. ``limit`` caps the answer
     (callers pass max + 1 to detect an oversized answer)."""
-    ext = building_extent(session)
-    r = ranges_for_bbox(west - ext.dlon, south - ext.dlat, east + ext.dlon, north + ext.dlat)
-    stmt = (
-        select(Building)
-        .where(
-            code_range_clause(Building.code, r),
-            Building.west <= east,
-            Building.east >= west,
-            Building.south <= north,
-            Building.north >= south,
-        )
-    )
+    rows = _bbox_rows(session, west, south, east, north, building_extent(session))
     q = box(west, south, east, north)
     out = []
-    # Sorted here, not by ORDER BY id: SQLite would rather scan the table in rowid order than
-    # sort a few rows from the code index.
-    for b in sorted(session.scalars(stmt), key=lambda b: b.id):
-        inside = b.west >= west and b.east <= east and b.south >= south and b.north <= north
-        if inside or footprint(b).intersects(q):
+    for b in sorted(rows, key=lambda b: b.id):
+        if _intersects_box(b, q, west, south, east, north):
             out.append(b)
             if limit is not None and len(out) >= limit:
                 break
     return out
 
 
-def buildings_in_polygon(session: Session, geom: BaseGeometry | dict[str, Any]) -> list[Building]:
+def _polygon_statement(n: int) -> Callable[[bool], Select[Any]]:
+    return _bbox_statement(n)
+
+
+def buildings_in_polygon(
+    session: Session | Connection, geom: BaseGeometry | dict[str, Any], limit: int | None = None
+) -> list[Row[Any]]:
     """Buildings whose footprint intersects the (multi)polygon (boundary included), by id."""
     g = shape(geom) if isinstance(geom, dict) else geom
     ext = building_extent(session)
     w, s, e, n = g.bounds
     search = g.buffer(max(ext.dlon, ext.dlat) + EDGE_PAD, join_style="mitre")
     r = ranges_for_polygon(search)
-    stmt = (
-        select(Building)
-        .where(
-            code_range_clause(Building.code, r),
-            Building.west <= e,
-            Building.east >= w,
-            Building.south <= n,
-            Building.north >= s,
-        )
-    )
+    params = {**_range_params(r), "w": w, "s": s, "e": e, "n": n}
+    rows = execute(session, ("bbox", len(r)), _polygon_statement(len(r)), params).all()
     shapely.prepare(g)
-    rows = sorted(session.scalars(stmt), key=lambda b: b.id)
-    return [b for b in rows if g.intersects(footprint(b))]
+    out = []
+    for b in sorted(rows, key=lambda b: b.id):
+        if g.intersects(footprint(b)):
+            out.append(b)
+            if limit is not None and len(out) >= limit:
+                break
+    return out
 
 
-def buildings_in_cell(session: Session, code: str | int) -> list[Building]:
+def buildings_in_cell(session: Session | Connection, code: str | int) -> list[Row[Any]]:
     """Buildings whose point (``code``) lies in the cell."""
-    stmt = select(Building).where(code_range_clause(Building.code, ranges_for_cell(code)))
-    return sorted(session.scalars(stmt), key=lambda b: b.id)
+
+    def build(restricted: bool) -> Select[Any]:
+        stmt = select(*BUILDING_COLUMNS).where(_range_placeholders(_B.c.code, 1))
+        return stmt.where(scope_criterion(_B.c)) if restricted else stmt
+
+    rows = execute(session, ("cell",), build, _range_params(ranges_for_cell(code))).all()
+    return sorted(rows, key=lambda b: b.id)
 
 
-def _candidates_near(session: Session, lon: float, lat: float, dlon: float, dlat: float) -> Any:
-    """Buildings whose bbox meets the box lon ± dlon, lat ± dlat (their point is then within
-    the box grown by the largest extent)."""
-    ext = building_extent(session)
-    w, e = lon - dlon, lon + dlon
-    s, n = lat - dlat, lat + dlat
-    r = ranges_for_bbox(w - ext.dlon, s - ext.dlat, e + ext.dlon, n + ext.dlat)
-    stmt = select(Building).where(
-        code_range_clause(Building.code, r),
-        Building.west <= e,
-        Building.east >= w,
-        Building.south <= n,
-        Building.north >= s,
-    )
-    return session.scalars(stmt)
-
-
-def building_containing(session: Session, lon: float, lat: float) -> Building | None:
+def building_containing(session: Session | Connection, lon: float, lat: float) -> Row[Any] | None:
     """The building whose footprint covers the point (edges included); if footprints overlap,
     the smallest footprint, then the lowest id."""
     p = Point(lon, lat)
-    hits = [b for b in _candidates_near(session, lon, lat, 0.0, 0.0) if footprint(b).covers(p)]
+    rows = _bbox_rows(session, lon, lat, lon, lat, building_extent(session))
+    hits = [b for b in rows if footprint(b).covers(p)]
     if not hits:
         return None
     return min(hits, key=lambda b: (footprint(b).area, b.id))
@@ -286,7 +415,7 @@ def _metric(lon0: float, lat0: float) -> float:
     return math.cos(math.radians(lat0))
 
 
-def _distance_m(b: Building, lon: float, lat: float, kx: float) -> float:
+def _distance_m(b: Any, lon: float, lat: float, kx: float) -> float:
     """Planar distance in a local equirectangular frame centred on the query point."""
     geom = footprint(b)
     local = shapely.transform(geom, lambda xy: (xy - (lon, lat)) * (kx * M_PER_DEG, M_PER_DEG))
@@ -294,18 +423,19 @@ def _distance_m(b: Building, lon: float, lat: float, kx: float) -> float:
 
 
 def nearest_building(
-    session: Session, lon: float, lat: float, limit_m: float = NEAREST_LIMIT_M
-) -> tuple[Building, float] | None:
+    session: Session | Connection, lon: float, lat: float, limit_m: float = NEAREST_LIMIT_M
+) -> tuple[Row[Any], float] | None:
     """The building with the nearest footprint and its distance in metres (0 inside), or None
     within ``limit_m``. Exact: after the first hit at distance d, every building within d is
     fetched (its bbox meets the box of half-size d) and the minimum taken."""
     kx = _metric(lon, lat)
+    ext = building_extent(session)
     radius = NEAREST_START_M
     while True:
         dlat = radius / M_PER_DEG
         dlon = radius / (M_PER_DEG * kx)
-        found = [(_distance_m(b, lon, lat, kx), b.id, b) for b in _candidates_near(
-            session, lon, lat, dlon, dlat)]
+        rows = _bbox_rows(session, lon - dlon, lat - dlat, lon + dlon, lat + dlat, ext)
+        found = [(_distance_m(b, lon, lat, kx), b.id, b) for b in rows]
         if found:
             best = min(found, key=lambda t: (t[0], t[1]))
             if best[0] <= radius:
@@ -322,34 +452,43 @@ def nearest_building(
 # --- people ---
 
 
-def _current(today: date) -> ColumnElement[bool]:
-    return and_(
-        PersonHouse.valid_from <= today,
-        or_(PersonHouse.valid_to.is_(None), PersonHouse.valid_to > today),
+def _residents_in_cell(restricted: bool) -> Select[Any]:
+    """Person ids with a current resident relation to a house in the (one) code range: the
+    covering index ``ix_person_houses_code_cover`` answers it without reading relation rows."""
+    sub = select(_PH.c.person_id).where(
+        _range_placeholders(_PH.c.code, 1),
+        _PH.c.relation.in_(bindparam("resident", expanding=True)),
+        _PH.c.valid_from <= bindparam("today"),
+        or_(_PH.c.valid_to.is_(None), _PH.c.valid_to > bindparam("today")),
     )
+    return sub.where(scope_criterion(_PH.c)) if restricted else sub
 
 
-def people_in_cell(session: Session, code: str | int, today: date) -> list[Person]:
+def people_in_cell(session: Session | Connection, code: str | int, today: date) -> list[Row[Any]]:
     """People with a current resident relation (householder, family member, tenant, lodger) to a
-    house whose code lies in the cell; each person once, by id."""
-    sub = select(PersonHouse.person_id).where(
-        code_range_clause(PersonHouse.code, ranges_for_cell(code)),
-        PersonHouse.relation.in_([r.value for r in RESIDENT_RELATIONS]),
-        _current(today),
-    )
-    return sorted(session.scalars(select(Person).where(Person.id.in_(sub))), key=lambda p: p.id)
+    house whose code lies in the cell; each person once, by id (rows of ``PERSON_COLUMNS``)."""
+
+    def build(restricted: bool) -> Select[Any]:
+        stmt = select(*PERSON_COLUMNS).where(_P.c.id.in_(_residents_in_cell(restricted)))
+        return stmt.where(scope_criterion(_P.c)) if restricted else stmt
+
+    params = {**_range_params(ranges_for_cell(code)), "resident": _RESIDENT, "today": today}
+    rows = execute(session, ("people_in_cell",), build, params).all()
+    return sorted(rows, key=lambda p: p.id)
 
 
-def count_people_in_cell(session: Session, code: str | int, today: date) -> dict[str, int]:
+def count_people_in_cell(
+    session: Session | Connection, code: str | int, today: date
+) -> dict[str, int]:
     """Counts by registration type of ``people_in_cell``."""
-    sub = select(PersonHouse.person_id).where(
-        code_range_clause(PersonHouse.code, ranges_for_cell(code)),
-        PersonHouse.relation.in_([r.value for r in RESIDENT_RELATIONS]),
-        _current(today),
-    )
-    stmt = (
-        select(Person.registration_type, func.count())
-        .where(Person.id.in_(sub))
-        .group_by(Person.registration_type)
-    )
-    return {str(k): int(v) for k, v in session.execute(stmt)}
+
+    def build(restricted: bool) -> Select[Any]:
+        stmt = select(_P.c.registration_type, func.count()).where(
+            _P.c.id.in_(_residents_in_cell(restricted))
+        )
+        if restricted:
+            stmt = stmt.where(scope_criterion(_P.c))
+        return stmt.group_by(_P.c.registration_type)
+
+    params = {**_range_params(ranges_for_cell(code)), "resident": _RESIDENT, "today": today}
+    return {str(k): int(v) for k, v in execute(session, ("count_in_cell",), build, params)}
