@@ -780,17 +780,19 @@ def _person_row(src: Source, data: CountyData, i: int, r: random.Random) -> Row:
             v[cols["observed_on"]] = (
                 data.today - timedelta(days=r.randrange(30, 3000))
             ).isoformat()
-    extra = {
-        "救助类别": "、".join(TAG_TEXT[t] for t in data.care_tags[i].split(",") if t in TAG_TEXT)
-        or ("高龄" if _age(data.birth[i], data.today) >= 80 else "老年人"),
-        "所属乡镇": h.town,
-        "档案编号": f"JK{r.randrange(10**10):010d}",
-        "证件类型": "居民身份证" if data.registration[i] != "foreign" else "护照/永久居留证",
-        "所属网格": _village_display(h.village) + "网格",
-    }
     for header in src.extra:
-        if header in extra:
-            v[header] = extra[header]
+        if header == "救助类别":
+            tags = [TAG_TEXT[t] for t in data.care_tags[i].split(",") if t in TAG_TEXT]
+            old = _age(data.birth[i], data.today) >= 80
+            v[header] = "、".join(tags) or ("高龄" if old else "老年人")
+        elif header == "所属乡镇":
+            v[header] = h.town
+        elif header == "档案编号":
+            v[header] = f"JK{r.randrange(10**10):010d}"
+        elif header == "证件类型":
+            v[header] = "居民身份证" if data.registration[i] != "foreign" else "护照/永久居留证"
+        elif header == "所属网格":
+            v[header] = _village_display(h.village) + "网格"
     return Row(v, pid, noise, house)
 
 

@@ -193,31 +193,36 @@ class AddressMatcher:
         return [(name, 0.1) for name, _score, _i in near]
 
     def match(self, parts: AddressParts) -> AddressMatch | None:
+        """The best-supported registry address for ``parts``, or None (nothing found, or two
+        buildings equally supported). ``score`` is 1.0 for an exact match and drops for a
+        road found by sound or similarity, a division conflict, a building name that
+        contradicts the door, an inferred unit or a room the building does not have."""
         villages = self._division_ids(parts.village, "village")
         towns = self._division_ids(parts.town, "town")
         evidence: dict[int, float] = defaultdict(float)
-        penalty: dict[int, float] = defaultdict(float)
+        road_cost: dict[str, float] = {}  # known road name -> cost of reading it so
 
-        def add(bids: list[int], weight: float, cost: float = 0.0) -> None:
+        def add(bids: list[int], weight: float) -> None:
             for b in bids:
                 evidence[b] += weight
-                penalty[b] = min(penalty[b], cost) if b in penalty else cost
 
         road = parts.road
+        rural_hits: set[int] = set()
         if road:
             if parts.number:
-                for b in self.by_hamlet.get((road, parts.number), ()):
-                    add([b], 2.0)
+                rural_hits.update(self.by_hamlet.get((road, parts.number), ()))
             for name, cost in self._roads(road):
+                road_cost[name] = cost
                 if parts.number:
-                    add(self.by_road_door.get((name, parts.number), []), 2.0, cost)
+                    add(self.by_road_door.get((name, parts.number), []), 2.0)
                 if parts.building:
-                    add(self.by_road_name.get((name, parts.building), []), 1.5, cost)
+                    add(self.by_road_name.get((name, parts.building), []), 1.5)
                     if not parts.number:  # "胜利路12号楼": the building named by its door
-                        add(self.by_road_door.get((name, parts.building), []), 1.0, cost)
-            if not evidence and parts.number:  # "竹林桥张家湾3号": a village core glued on
-                for cut in range(2, min(len(road) - 1, 8)):
-                    add(self.by_hamlet.get((road[cut:], parts.number), []), 1.5)
+                        add(self.by_road_door.get((name, parts.building), []), 1.0)
+            if not evidence and not rural_hits and parts.number:
+                for cut in range(2, min(len(road) - 1, 8)):  # "竹林桥张家湾3号"
+                    rural_hits.update(self.by_hamlet.get((road[cut:], parts.number), ()))
+            add(sorted(rural_hits), 2.0)
         if parts.building:
             for v in villages:
                 add(self.by_village_name.get((v, parts.building), []), 2.0)
@@ -226,7 +231,9 @@ class AddressMatcher:
         scored = []
         for bid, ev in evidence.items():
             b = self.buildings[bid]
-            score = 1.0 - penalty[bid]
+            score = 1.0
+            if road and bid not in rural_hits and b.road != road:
+                score -= road_cost.get(b.road, 0.2)  # read by sound/similarity, or contradicted
             if villages and b.village not in villages:
                 score -= 0.15
                 ev -= 1.0
