@@ -324,7 +324,9 @@ def main() -> None:
         b50, b99 = _time(naive, args.n)
         print(f"{name:34s} {a50:9.2f} {a99:7.2f} {b50:10.2f} {b99:7.2f} "
               f"{b50 / a50:9.2f}x {b99 / a99:9.2f}x", flush=True)
-    print("ratio = naive / yitu (> 1: yitu faster)")
+    load = os.getloadavg()
+    print(f"ratio = naive / yitu (> 1: yitu faster); machine load average {load[0]:.1f} "
+          f"(1 min), {load[1]:.1f} (5 min) on {os.cpu_count()} cores")
     session.close()
     db.dispose()
 

@@ -351,3 +351,24 @@ def test_organisation_create_and_update_are_validated_and_audited(
     assert world.client.get(f"{API}/organisations/{other}", headers=h).status_code == 404
     r = world.client.patch(f"{API}/organisations/{other}", json={"employees": 1}, headers=h)
     assert r.status_code == 404
+
+
+def test_building_and_person_reads_are_audited(county_world: tuple[World, County]) -> None:
+    """building → rooms → residents and person → houses/organisations: every personal record
+    returned is in an audit record (ids, fields, purpose), with masked answers."""
+    world, _ = county_world
+    h = world.headers(R.MEDIATOR)
+    bid, pid = _ids(world)
+    seq0 = _last_seq(world)
+    r = world.client.get(f"{API}/buildings/{bid}", headers=h)
+    assert r.status_code == 200
+    residents = sorted({p["person"]["id"] for room in r.json()["rooms"]
+                        for p in room["residents"]})
+    assert residents and all(p["person"]["tier"] == "L1" for room in r.json()["rooms"]
+                             for p in room["residents"])
+    r = world.client.get(f"{API}/people/{pid}", headers=h)
+    assert r.status_code == 200 and r.json()["person"]["tier"] == "L2"
+    events = _audit_since(world, seq0)
+    assert [(e.action, json.loads(e.object_ids), e.purpose) for e in events] == [
+        ("view", residents, "list"), ("view", [pid], "detail")]
+    assert all(json.loads(e.fields) for e in events)

@@ -69,8 +69,9 @@ from yitu.registry.models import RESIDENT_RELATIONS, Building, BuildingExtent, P
 #: Upper bound on the ranges of one prefilter (and on the cells of a direct box cover).
 MAX_RANGES = 64
 #: A direct box cover uses the finest level with at most this many cells: finer means less
-#: area scanned, more cells means more index seeks; 16 measured best at 老河口 scale.
-MAX_CELLS = 16
+#: area scanned, more cells means more index seeks (merged into few ranges); 36 keeps a
+#: 300 m viewport (plus the extent) at level 5 instead of one 1.5 km level-4 cell.
+MAX_CELLS = 36
 #: Pad areas by this (degrees, ≈ 1 cm) so points exactly on the far edges of a closed box are
 #: covered: a cell is open on its far side, and the cover counts only cells sharing area.
 EDGE_PAD = 1e-7
