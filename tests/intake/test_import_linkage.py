@@ -109,6 +109,9 @@ def linked(
     accounts.update(result.accounts)
     for s in src.of("relations"):
         accounts.update(_run(db, src, s["source"]).accounts)
+    with db.engine.connect() as conn:  # the earlier files' people were decided by the link
+        for f in conn.execute(select(ImportFile.id, ImportFile.file_name)).all():
+            accounts[f.file_name] = accounting(conn, f.id)
     yield db, src, accounts
     db.dispose()
 

@@ -34,6 +34,7 @@ def run(
         Path | None, typer.Option(help="write rejected rows here (.csv/.xlsx)")
     ] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    workers: Annotated[int, typer.Option(help="processes cleaning rows in parallel")] = 2,
 ) -> None:
     """Import FILES as SOURCE; people are linked across all sources at the end."""
     from yitu.intake.mapping import load_mapping
@@ -75,6 +76,7 @@ def run(
                 batch_size=batch_size,
                 progress=tick,
                 step=step,
+                workers=workers,
             )
     except YituError as exc:
         raise typer.BadParameter(exc.detail) from exc

@@ -15,7 +15,8 @@ only until the linkage run of the same command decides between accepted and merg
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import multiprocessing as mp
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -174,6 +175,7 @@ def import_file(
     batch_size: int = DEFAULT_BATCH,
     progress: Progress | None = None,
     after_batch: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> FileResult:
     """Import ``path`` (CSV or XLSX) as ``source`` with ``mapping``; see the module doc."""
     if not source or len(source) > 40:
@@ -205,12 +207,14 @@ def import_file(
     done_rows = sum(len(b) for b in batches[:committed])
     if progress:
         progress(done_rows, len(data))
-    for seq in range(committed, len(batches)):
-        rows = batches[seq]
-        results = [cleaner.clean(n, values) for n, values in rows]
+    for seq, results in zip(
+        range(committed, len(batches)),
+        _cleaned(cleaner, batches[committed:], workers),
+        strict=True,
+    ):
         _write_batch(db, file_id, seq, results, source, mapping.kind, seen, root, today, now)
         result.batches_done += 1
-        done_rows += len(rows)
+        done_rows += len(results)
         if progress:
             progress(done_rows, len(data))
         if after_batch:
@@ -222,6 +226,33 @@ def import_file(
             .values(complete=True, finished_at=now())
         )
     return result
+
+
+_CLEANER: RowCleaner | None = None  # the forked workers' cleaner (inherited, not pickled)
+
+
+def _clean_batch(rows: list[tuple[int, list[str]]]) -> list[RowResult]:
+    assert _CLEANER is not None
+    return [_CLEANER.clean(n, values) for n, values in rows]
+
+
+def _cleaned(
+    cleaner: RowCleaner, batches: list[list[tuple[int, list[str]]]], workers: int
+) -> Iterator[list[RowResult]]:
+    """Cleaned batches in order. With ``workers`` > 1, forked processes clean the next batches
+    while this one writes the current one (cleaning is pure CPU and holds the GIL; the
+    workers touch no database connection)."""
+    global _CLEANER
+    if workers <= 1 or len(batches) < 2 or "fork" not in mp.get_all_start_methods():
+        for rows in batches:
+            yield [cleaner.clean(n, values) for n, values in rows]
+        return
+    _CLEANER = cleaner
+    try:
+        with mp.get_context("fork").Pool(workers) as pool:
+            yield from pool.imap(_clean_batch, batches)
+    finally:
+        _CLEANER = None
 
 
 def _write_batch(

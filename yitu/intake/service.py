@@ -47,6 +47,8 @@ def run_import(
     link_settings: LinkSettings | None = None,
     progress: FileProgress | None = None,
     step: Callable[[str], None] | None = None,
+    matcher: AddressMatcher | None = None,
+    workers: int = 1,
 ) -> RunResult:
     """Import ``paths`` as ``source``; then link all people records (if any are pending) and
     check that every row of every file is accounted for."""
@@ -55,7 +57,7 @@ def run_import(
     for p in paths:
         if not p.is_file():
             raise InvalidInputError(f"no such file: {p.name}")
-    matcher = build_matcher(db)
+    matcher = matcher or build_matcher(db)
     today = now().date()
     result = RunResult()
     for p in paths:
@@ -71,6 +73,7 @@ def run_import(
                 now=now,
                 batch_size=batch_size,
                 progress=cb,
+                workers=workers,
             )
         )
     if link and mapping.kind == Kind.PEOPLE:
