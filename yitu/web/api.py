@@ -18,6 +18,7 @@ from yitu.access.deps import get_platform, requires, scoped_session
 from yitu.access.models import JurisdictionNode
 from yitu.access.principal import Principal
 from yitu.access.roles import Permission
+from yitu.access.scope import SCOPE_KEY, UNRESTRICTED, Scope
 from yitu.grid import GridError, cell_bbox, decode, encode, normalize
 from yitu.registry.models import Address, Building
 from yitu.runtime import Platform
@@ -89,10 +90,43 @@ async def tile(
     return _tile_response(await platform.call(work), request)
 
 
+@router.get("/tiles/public/{z}/{x}/{y}.mvt",
+            summary="A public vector tile: the physical map only (for the citizen page)",
+            response_class=Response,
+            responses={200: {"content": {MVT_TYPE: {}}}, 304: {"description": "not modified"}})
+async def public_tile(z: int, x: int, y: int, request: Request, platform: PlatformDep) -> Response:
+    """The whole county's boundaries, roads, water, building footprints and grid cells — what
+    any printed map shows, with no personal data and no case. One shared cache entry per tile."""
+    tiles.check_tile(z, x, y)
+    cache = tile_cache(platform)
+
+    def work() -> tiles.Tile:
+        with platform.db.session(**{SCOPE_KEY: UNRESTRICTED}) as session:
+            version = cache.version(session)
+            key = ("public", version, z, x, y)
+            hit = cache.get(key)
+            if hit is not None:
+                return hit
+            small = cache.small(session, version)
+            everything = Scope(frozenset(int(n) for n in small.boundary_nodes))
+            data = tiles.build_tile(session, small, small.road_ids, everything, z, x, y)
+        etag = f'"{hashlib.sha256(f"public|{version}|{z}/{x}/{y}".encode()).hexdigest()[:32]}"'
+        built = tiles.Tile(data, etag, time.monotonic())
+        cache.put(key, built)
+        return built
+
+    tile = await platform.call(work)
+    headers = {"ETag": tile.etag, "Cache-Control": f"public, max-age={TILE_MAX_AGE}"}
+    if request.headers.get("if-none-match") == tile.etag:
+        return Response(status_code=304, headers=headers)
+    return Response(tile.data, media_type=MVT_TYPE, headers=headers)
+
+
 class MapConfig(BaseModel):
     basemap_url: str = Field(description="raster tile URL template; empty: no basemap")
     basemap_attribution: str
     tiles: str = Field(description="vector tile URL template (relative to the site)")
+    public_tiles: str = Field(description="the public tiles (physical map) for the citizen page")
     bounds: list[float] | None = Field(description="west, south, east, north of the county")
     buildings_min_zoom: int
     tile_max_zoom: int
@@ -113,6 +147,7 @@ async def map_config(platform: PlatformDep) -> MapConfig:
         basemap_url=settings.basemap_url,
         basemap_attribution=settings.basemap_attribution,
         tiles="/api/v1/tiles/{z}/{x}/{y}.mvt",
+        public_tiles="/api/v1/tiles/public/{z}/{x}/{y}.mvt",
         bounds=await platform.call(work),
         buildings_min_zoom=tiles.BUILDINGS_MIN_ZOOM,
         tile_max_zoom=16,
@@ -215,8 +250,9 @@ async def cell_at(
     lon: Annotated[float, Query(ge=-180, le=180)],
     lat: Annotated[float, Query(gt=-88, lt=88)],
     zoom: Annotated[int, Query(ge=0, le=tiles.MAX_ZOOM)],
-    _principal: Reader,
 ) -> CellHit:
+    # Public (the citizen page shows the grid code of the place it reports): a pure
+    # computation of the grid library, reading nothing.
     level = tiles.cell_level_for_zoom(zoom)
     code = encode(lon, lat, level)
     w, s, e, n = cell_bbox(code, 2)

@@ -177,7 +177,7 @@ def _evidence_dir(platform: Platform) -> Any:
 async def citizen_categories(platform: PlatformDep) -> list[dict[str, str]]:
     def work() -> list[dict[str, str]]:
         with platform.db.session(**{SCOPE_KEY: UNRESTRICTED}) as session:
-            rows = services.list_categories(session, at=platform.clock.now())
+            rows = services.list_categories(session)  # the versions in force (valid_to unset)
             return [{"code": c.code, "name_zh": c.name_zh, "name_en": c.name_en or c.name_zh,
                      "major_zh": c.major_name_zh}
                     for c in rows if c.kind in PUBLIC_KINDS]

@@ -22,12 +22,12 @@ export const LAYER_GROUPS = {
   heat: ["cases-heat"],
 };
 
-export function buildStyle(config) {
+export function buildStyle(config, { publicTiles = false } = {}) {
   const origin = window.location.origin;
   const sources = {
     county: {
       type: "vector",
-      tiles: [origin + config.tiles],
+      tiles: [origin + (publicTiles ? config.public_tiles : config.tiles)],
       minzoom: 0,
       maxzoom: config.tile_max_zoom,
     },
@@ -97,16 +97,16 @@ export function buildStyle(config) {
   return { version: 8, sources, layers };
 }
 
-export function createMap(container, config, { interactive = true } = {}) {
+export function createMap(container, config, { interactive = true, publicTiles = false } = {}) {
   const county = config.bounds;
   const map = new maplibregl.Map({
     container,
-    style: buildStyle(config),
+    style: buildStyle(config, { publicTiles }),
     bounds: county || undefined,
     center: county ? undefined : [111.67, 32.38],
     zoom: county ? undefined : 11,
     maxZoom: 20,
-    pitch: interactive ? 45 : 0,
+    pitch: publicTiles ? 0 : 45,
     interactive,
     attributionControl: false,
     // Tiles are jurisdiction-scoped: every request to yitu carries the session's token.
