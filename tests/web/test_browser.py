@@ -155,9 +155,10 @@ def test_dashboard_login_map_and_building_drill_down(
         audited_after = s.scalar(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.detail == f"registry building {bid} residents"))
     assert audited_after == audited_before + 1, "the residents view is audited"
-    # a cell click shows the BeiDou code and counts
-    page.click("#detail-close")
-    page.evaluate("() => window.yituMap.jumpTo({zoom: 16.2, pitch: 55, bearing: -20})")
+    # the screenshot: the building's floors open beside the 3D city, cases heat on
+    page.locator("#detail .room").first.locator("summary").click()
+    page.check("input[data-group='heat']")
+    page.evaluate("() => window.yituMap.jumpTo({zoom: 15.6, pitch: 58, bearing: -25})")
     wait_idle(page)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "dashboard.png"))
@@ -222,7 +223,8 @@ def test_citizen_report_then_dispatch_and_close(
     number = page.locator("#case-number").inner_text()
     assert re.fullmatch(r"\d{13}", number)
     grid = page.locator("#case-grid").inner_text()
-    expect(page.locator("#follow-state")).to_have_text("reported")
+    expect(page.locator("#follow-state")).to_have_attribute("data-state", "reported")
+    expect(page.locator("#follow-state")).to_have_text("已上报")
     page.screenshot(path=str(SCREENSHOTS / "report.png"), full_page=True)
     with case_map_world.platform.db.session(**{SCOPE_KEY: UNRESTRICTED}) as s:
         case = s.scalar(select(Case).where(Case.number == number))
@@ -272,7 +274,7 @@ def test_citizen_report_then_dispatch_and_close(
     # the citizen follows it to the end
     page.fill("#follow-number", number)
     page.click("#follow-form button")
-    expect(page.locator("#follow-state")).to_have_text("closed")
+    expect(page.locator("#follow-state")).to_have_attribute("data-state", "closed")
     for p in (page, desk, handler):
         assert p.errors == []  # type: ignore[attr-defined]
 

@@ -3,7 +3,7 @@
 // (dispatch, close …). Everything comes from /api/v1/cases and /api/v1/map/cases*; a role
 // without case access sees the panel say so and no case layer.
 import { ApiError, api, escapeHtml as h } from "./api.js";
-import { lang, t } from "./i18n.js";
+import { actionName, lang, stateName, t } from "./i18n.js";
 
 const $ = (sel) => document.querySelector(sel);
 let map;
@@ -11,22 +11,6 @@ let showDetail;
 let points = { type: "FeatureCollection", features: [] };
 let departments = null;
 const charts = [];
-
-const ACTION_ZH = {
-  accept: "受理", verify: "核实", register: "立案", dispatch: "派遣", handle: "签收",
-  feedback: "处置反馈", check: "核查通过", close: "结案", reject: "不予受理", merge: "合并",
-  return: "回退", refuse_return: "驳回回退", request_extension: "申请延期",
-  approve_extension: "批准延期", deny_extension: "驳回延期", suspend: "缓办", resume: "恢复",
-  rework: "返工", visit: "回访", reopen: "重办", cancel: "作废", supervise: "督办",
-  report: "上报",
-};
-const STATE_ZH = {
-  reported: "已上报", accepted: "已受理", verified: "已核实", registered: "已立案",
-  dispatched: "已派遣", handling: "处置中", handled: "已处置", checked: "已核查", closed: "已结案",
-  returned: "回退", suspended: "缓办", rejected: "不予受理", cancelled: "已作废", merged: "已合并",
-};
-const actionName = (a) => (lang() === "zh" ? ACTION_ZH[a] || a : a.replace(/_/g, " "));
-const stateName = (s) => (lang() === "zh" ? STATE_ZH[s] || s : s);
 
 function cellLevel(zoom) {
   return zoom >= 15 ? 6 : zoom >= 12 ? 5 : 4;
@@ -85,7 +69,7 @@ async function renderPanel() {
       ${kpi(t("overdue"), summary.overdue, "red")}${kpi(t("closed_today"), summary.closed_today, "green")}
     </div>
     <div class="kpis">${kpi(t("on_time_rate"), pct(rate), "green")}
-      ${kpi("🔴", summary.red, "red")}${kpi("🟡", summary.yellow)}</div>
+      ${kpi(t("red_warning"), summary.red, "red")}${kpi(t("yellow_warning"), summary.yellow)}</div>
     <h2>${t("trend")}</h2><div id="chart-trend" class="chart"></div>
     <h2>${t("by_township")}</h2>${township ? ranking(township.rows, "rank-township") : "—"}
     <h2>${t("by_department")}</h2>${department ? ranking(department.rows, "rank-department") : "—"}

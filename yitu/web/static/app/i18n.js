@@ -22,6 +22,7 @@ const DICT = {
     cases_unavailable: "案件服务暂不可用", forbidden: "无权限", error: "出错了",
     lang: "English", masked_note: "人员信息按角色脱敏显示，每次查看均记录审计",
     incoming: "新上报", service: "问题类型", new_cases: "新增", closed: "办结",
+    red_warning: "红灯", yellow_warning: "黄灯",
   },
   en: {
     title: "yitu · Laohekou one map", login: "Log in", logout: "Log out", username: "Username",
@@ -48,6 +49,7 @@ const DICT = {
     forbidden: "Not allowed", error: "Error", lang: "中文",
     masked_note: "People are masked for your role; every view is audited",
     incoming: "Incoming", service: "Problem type", new_cases: "New", closed: "Closed",
+    red_warning: "Red", yellow_warning: "Yellow",
   },
 };
 
@@ -69,3 +71,21 @@ export function applyI18n(root = document) {
   for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
   for (const el of root.querySelectorAll("[data-i18n-ph]")) el.placeholder = t(el.dataset.i18nPh);
 }
+
+// Case workflow words (the API speaks in English identifiers).
+const ACTION_ZH = {
+  accept: "受理", verify: "核实", register: "立案", dispatch: "派遣", handle: "签收",
+  feedback: "处置反馈", check: "核查通过", close: "结案", reject: "不予受理", merge: "合并",
+  return: "回退", refuse_return: "驳回回退", request_extension: "申请延期",
+  approve_extension: "批准延期", deny_extension: "驳回延期", suspend: "缓办", resume: "恢复",
+  rework: "返工", visit: "回访", reopen: "重办", cancel: "作废", supervise: "督办",
+  report: "上报", sweep: "预警",
+};
+const STATE_ZH = {
+  reported: "已上报", accepted: "已受理", verified: "已核实", registered: "已立案",
+  dispatched: "已派遣", handling: "处置中", handled: "已处置", checked: "已核查", closed: "已结案",
+  returned: "回退", suspended: "缓办", rejected: "不予受理", cancelled: "已作废", merged: "已合并",
+};
+
+export const actionName = (a) => (lang() === "zh" ? ACTION_ZH[a] || a : a.replace(/_/g, " "));
+export const stateName = (s) => (lang() === "zh" ? STATE_ZH[s] || s : s);

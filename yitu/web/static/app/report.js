@@ -1,7 +1,7 @@
 // The citizen page (随手拍, the mini-program's role): report a problem with a photo and a
 // location, see the place's BeiDou grid code, follow a case by its number. No login.
 import { api, escapeHtml as h } from "./api.js";
-import { applyI18n, lang, t, toggleLang } from "./i18n.js";
+import { actionName, applyI18n, lang, stateName, t, toggleLang } from "./i18n.js";
 import { createMap } from "./map.js";
 
 const $ = (sel) => document.querySelector(sel);
@@ -65,8 +65,9 @@ async function submit(ev) {
 function showCase(c) {
   const name = lang() === "zh" ? c.category_zh : c.category_en;
   const steps = c.timeline.map((e) =>
-    `<li>${h(new Date(e.at).toLocaleString())} · ${h(e.action)}${e.state ? ` → ${h(e.state)}` : ""}</li>`).join("");
-  $("#follow-out").innerHTML = `<p><b id="follow-state">${h(c.state)}</b> · ${h(name)} · ${h(c.township)}</p>
+    `<li>${h(new Date(e.at).toLocaleString())} · ${h(actionName(e.action))}${
+      e.state ? ` → ${h(stateName(e.state))}` : ""}</li>`).join("");
+  $("#follow-out").innerHTML = `<p><b id="follow-state" data-state="${h(c.state)}">${h(stateName(c.state))}</b> · ${h(name)} · ${h(c.township)}</p>
     <p>${t("grid_code")}: <span class="code">${h(c.grid_code)}</span></p>
     <ul class="history">${steps}</ul>`;
 }
