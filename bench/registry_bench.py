@@ -59,11 +59,12 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
 )
 from sqlalchemy.engine import make_url
 
 from yitu.access.models import JurisdictionNode
-from yitu.access.scope import SCOPE_KEY, Scope, scope_criterion, scope_params
+from yitu.access.scope import SCOPE_KEY, UNRESTRICTED, Scope, scope_criterion, scope_params
 from yitu.core.db import Database
 from yitu.core.migrate import upgrade
 from yitu.grid import vector
@@ -127,7 +128,7 @@ def _prepare(url: str, scale: str, seed: int, regenerate: bool) -> None:
             conn.execute(text(f"INSERT INTO naive_buildings ({cols}) SELECT {cols} FROM buildings"))
             # the same columns as ix_buildings_code_cover, led by (lat, lon) instead of code
             conn.execute(text("CREATE INDEX ix_naive_buildings_latlon ON naive_buildings "
-                              "(lat, lon, west, east, south, north, node_id)"))
+                              "(lat, lon, west, east, south, north)"))
             conn.execute(text(
                 "INSERT INTO naive_residents (id, person_id, node_id, relation, valid_from, "
                 "valid_to, lon, lat) SELECT ph.id, ph.person_id, ph.node_id, ph.relation, "
@@ -135,7 +136,7 @@ def _prepare(url: str, scale: str, seed: int, regenerate: bool) -> None:
                 "JOIN houses h ON h.id = ph.house_id"))
             # the same columns as ix_person_houses_code_cover, led by (lat, lon)
             conn.execute(text("CREATE INDEX ix_naive_residents_latlon ON naive_residents "
-                              "(lat, lon, relation, valid_to, valid_from, node_id, person_id)"))
+                              "(lat, lon, relation, valid_to, valid_from, person_id)"))
             print(f"naive tables built in {time.perf_counter() - t0:.1f} s", flush=True)
     with engine.begin() as conn:
         conn.execute(text("ANALYZE"))
@@ -167,48 +168,45 @@ _NR = naive_residents.c
 _P = Person.__table__.c
 
 
-def _naive_bbox_stmt() -> Select[Any]:
-    return select(*[_NB[c.name] for c in spatial.BUILDING_COLUMNS]).where(
-        _NB.lat.between(bindparam("s0"), bindparam("n0")),
-        _NB.lon.between(bindparam("w0"), bindparam("e0")),
-        _NB.west <= bindparam("e"), _NB.east >= bindparam("w"),
-        _NB.south <= bindparam("n"), _NB.north >= bindparam("s"),
-        scope_criterion(_NB),
-    )
+def _sc(table: Any, scoped: bool) -> Any:
+    return scope_criterion(table) if scoped else true()
 
 
-def _naive_residents(s: str = "s", n: str = "n", w: str = "w", e: str = "e") -> Select[Any]:
-    return select(_NR.person_id).where(
-        _NR.lat >= bindparam(s), _NR.lat < bindparam(n),
-        _NR.lon >= bindparam(w), _NR.lon < bindparam(e),
-        _NR.relation.in_(bindparam("resident", expanding=True)),
-        _NR.valid_from <= bindparam("today"),
-        or_(_NR.valid_to.is_(None), _NR.valid_to > bindparam("today")),
-        scope_criterion(_NR),
-    )
+def _naive_statements(scoped: bool) -> dict[str, Select[Any]]:
+    """The naive peer's statements, with the same scope filter as yitu's (or none when the
+    run is UNRESTRICTED, like the trusted CLI)."""
 
+    def residents() -> Select[Any]:
+        return select(_NR.person_id).where(
+            _NR.lat >= bindparam("s"), _NR.lat < bindparam("n"),
+            _NR.lon >= bindparam("w"), _NR.lon < bindparam("e"),
+            _NR.relation.in_(bindparam("resident", expanding=True)),
+            _NR.valid_from <= bindparam("today"),
+            or_(_NR.valid_to.is_(None), _NR.valid_to > bindparam("today")),
+            _sc(_NR, scoped),
+        )
 
-NAIVE_BBOX = _naive_bbox_stmt()
-NAIVE_PEOPLE = select(*spatial.PERSON_COLUMNS).where(
-    _P.id.in_(_naive_residents()), scope_criterion(_P))
-NAIVE_COUNT = (
-    select(_P.registration_type, func.count())
-    .where(_P.id.in_(_naive_residents()), scope_criterion(_P))
-    .group_by(_P.registration_type)
-)
-NAIVE_PERSON = (
-    select(*spatial.PERSON_COLUMNS)
-    .where(_P.id_number == bindparam("v"), scope_criterion(_P))
-    .order_by(_P.id).limit(20)
-)
-
-
-def naive_bbox_rows(conn: Connection, scope: Any, w: float, s: float, e: float,
-                    n: float) -> list[Any]:
-    ext = spatial.building_extent(conn)
-    return conn.execute(NAIVE_BBOX, {
-        "s0": s - ext.dlat, "n0": n + ext.dlat, "w0": w - ext.dlon, "e0": e + ext.dlon,
-        "w": w, "s": s, "e": e, "n": n, **scope_params(scope)}).all()
+    return {
+        "bbox": select(*[_NB[c.name] for c in spatial.BUILDING_COLUMNS]).where(
+            _NB.lat.between(bindparam("s0"), bindparam("n0")),
+            _NB.lon.between(bindparam("w0"), bindparam("e0")),
+            _NB.west <= bindparam("e"), _NB.east >= bindparam("w"),
+            _NB.south <= bindparam("n"), _NB.north >= bindparam("s"),
+            _sc(_NB, scoped),
+        ),
+        "people": select(*spatial.PERSON_COLUMNS).where(
+            _P.id.in_(residents()), _sc(_P, scoped)),
+        "count": (
+            select(_P.registration_type, func.count())
+            .where(_P.id.in_(residents()), _sc(_P, scoped))
+            .group_by(_P.registration_type)
+        ),
+        "person": (
+            select(*spatial.PERSON_COLUMNS)
+            .where(_P.id_number == bindparam("v"), _sc(_P, scoped))
+            .order_by(_P.id).limit(20)
+        ),
+    }
 
 
 def main() -> None:
@@ -218,6 +216,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--regenerate", action="store_true")
     ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--scope", choices=("county", "unrestricted"), default="county",
+                    help="county: the operator's scope, every node, in every statement (as the "
+                    "API runs); unrestricted: no scope filter on either side (the trusted CLI)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     _prepare(args.database_url, args.scale, args.seed, args.regenerate)
@@ -232,7 +233,13 @@ def main() -> None:
             "SELECT id_number FROM people ORDER BY id"))]
         counts = {t: conn.scalar(text(f"SELECT count(*) FROM {t}"))
                   for t in ("buildings", "people", "person_houses")}
-    scope = Scope(frozenset(node_ids))  # the operator's county-wide scope
+    scoped = args.scope == "county"
+    scope: Any = Scope(frozenset(node_ids)) if scoped else UNRESTRICTED
+    nst = _naive_statements(scoped)
+
+    def sp() -> dict[str, Any]:
+        return scope_params(scope) if scoped else {}
+
     session = db.session(**{SCOPE_KEY: scope}).__enter__()
     conn = session.connection()
     pts = rng.integers(0, len(blon), 5000)
@@ -249,7 +256,13 @@ def main() -> None:
         return services.search_people(session, TODAY, id_number=ids[pick[i % 5000]])[0]
 
     def naive_person_by_id(i: int) -> Any:
-        return conn.execute(NAIVE_PERSON, {"v": ids[pick[i % 5000]], **scope_params(scope)}).all()
+        return conn.execute(nst["person"], {"v": ids[pick[i % 5000]], **sp()}).all()
+
+    def naive_bbox_rows(w: float, s: float, e: float, n: float) -> list[Any]:
+        ext = spatial.building_extent(conn)
+        return conn.execute(nst["bbox"], {
+            "s0": s - ext.dlat, "n0": n + ext.dlat, "w0": w - ext.dlon, "e0": e + ext.dlon,
+            "w": w, "s": s, "e": e, "n": n, **sp()}).all()
 
     def containing(i: int) -> Any:
         return spatial.building_containing(session, float(qx[i % 5000]), float(qy[i % 5000]))
@@ -257,26 +270,26 @@ def main() -> None:
     def naive_containing(i: int) -> Any:
         x, y = float(qx[i % 5000]), float(qy[i % 5000])
         p = Point(x, y)
-        hits = [b for b in naive_bbox_rows(conn, scope, x, y, x, y)
+        hits = [b for b in naive_bbox_rows(x, y, x, y)
                 if spatial.footprint(b).covers(p)]
         return min(hits, key=lambda b: (spatial.footprint(b).area, b.id)) if hits else None
 
     def cell_params(i: int) -> dict[str, Any]:
         w, s, e, n = (float(v) for v in c7[i % 5000])
         return {"s": s, "n": n, "w": w, "e": e, "resident": resident, "today": TODAY,
-                **scope_params(scope)}
+                **sp()}
 
     def in_cell(i: int) -> Any:
         return spatial.people_in_cell(session, int(cells7[i % 5000]), TODAY)
 
     def naive_in_cell(i: int) -> Any:
-        return sorted(conn.execute(NAIVE_PEOPLE, cell_params(i)).all(), key=lambda p: p.id)
+        return sorted(conn.execute(nst["people"], cell_params(i)).all(), key=lambda p: p.id)
 
     def count_cell(i: int) -> Any:
         return spatial.count_people_in_cell(session, int(cells7[i % 5000]), TODAY)
 
     def naive_count_cell(i: int) -> Any:
-        return {str(k): int(v) for k, v in conn.execute(NAIVE_COUNT, cell_params(i))}
+        return {str(k): int(v) for k, v in conn.execute(nst["count"], cell_params(i))}
 
     def view(i: int) -> tuple[float, float, float, float]:
         x, y = float(qx[i % 5000]), float(qy[i % 5000])
@@ -288,7 +301,7 @@ def main() -> None:
     def naive_viewport(i: int) -> Any:
         w, s, e, n = view(i)
         q = box(w, s, e, n)
-        return [b for b in sorted(naive_bbox_rows(conn, scope, w, s, e, n), key=lambda b: b.id)
+        return [b for b in sorted(naive_bbox_rows(w, s, e, n), key=lambda b: b.id)
                 if (b.west >= w and b.east <= e and b.south >= s and b.north <= n)
                 or spatial.footprint(b).intersects(q)]
 
@@ -308,7 +321,8 @@ def main() -> None:
     print(f"registry benchmark: {dialect}, demo county {args.scale} seed {args.seed}: "
           f"{counts['buildings']} buildings, {counts['people']} people, "
           f"{counts['person_houses']} person-house rows (prepare {prep_s:.1f} s); scope "
-          f"{len(node_ids)} nodes; {args.n} queries each; a 300 m viewport holds "
+          f"{f'{len(node_ids)} nodes' if scoped else 'unrestricted'}; {args.n} queries "
+          f"each; a 300 m viewport holds "
           f"{n_view:.0f} buildings on average, a level-7 cell {n_cell:.1f} residents, "
           f"{n_hit:.0%} of the points are in a building")
     print(f"{'query':34s} {'yitu p50':>9s} {'p99':>7s} {'naive p50':>10s} {'p99':>7s} "
