@@ -64,8 +64,11 @@ def test_idempotent(raw: str) -> None:
     assert all(i.code in INFORMATIONAL for i in first.issues) == (first.value is not None)
 
 
-@given(st.text(alphabet=st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5), min_size=2,
-               max_size=4))
+@given(
+    st.text(
+        alphabet=st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5), min_size=2, max_size=4
+    )
+)
 def test_idempotent_on_any_cjk(raw: str) -> None:
     first = clean_name(raw)
     assert first.value is not None

@@ -76,7 +76,9 @@ def test_idempotent(raw: str) -> None:
 )
 def test_mobile_spellings_round_trip(prefix: str, rest: int, style: str) -> None:
     number = f"{prefix}{rest:09d}"
-    raw = style.format(number[:3], number[3:7], number[7:]) if "{0}" in style else style.format(
-        number
+    raw = (
+        style.format(number[:3], number[3:7], number[7:])
+        if "{0}" in style
+        else style.format(number)
     )
     assert clean_phone(raw).value == number
