@@ -145,19 +145,19 @@ def review_merge(item_id: int) -> None:
     p = platform()
     actor = cli_actor()
     try:
-        with p.db.session(**{SCOPE_KEY: UNRESTRICTED}) as session:
-            keep, gone = review.accept_merge(session, item_id, actor.username, p.clock.now())
+        with p.audit.change(**{SCOPE_KEY: UNRESTRICTED}) as change:
+            keep, gone = review.accept_merge(change.session, item_id, actor.username, p.clock.now())
+            change.record(
+                Entry(
+                    "update",
+                    actor,
+                    object_type="person",
+                    object_ids=[keep, gone],
+                    detail=f"intake review {item_id}: merged person {gone} into {keep}",
+                )
+            )
     except YituError as exc:
         raise typer.BadParameter(exc.detail) from exc
-    p.audit.record(
-        Entry(
-            "update",
-            actor,
-            object_type="person",
-            object_ids=[keep, gone],
-            detail=f"intake review {item_id}: merged person {gone} into {keep}",
-        )
-    )
     typer.echo(f"merged person {gone} into {keep}")
 
 
@@ -169,18 +169,18 @@ def review_reject(item_id: int) -> None:
     p = platform()
     actor = cli_actor()
     try:
-        with p.db.session(**{SCOPE_KEY: UNRESTRICTED}) as session:
-            view = review.reject(session, item_id, actor.username, p.clock.now())
+        with p.audit.change(**{SCOPE_KEY: UNRESTRICTED}) as change:
+            view = review.reject(change.session, item_id, actor.username, p.clock.now())
             ids = sorted({x for x in (view.a.person_id, view.b.person_id) if x is not None})
+            change.record(
+                Entry(
+                    "update",
+                    actor,
+                    object_type="person",
+                    object_ids=ids,
+                    detail=f"intake review {item_id}: not the same person",
+                )
+            )
     except YituError as exc:
         raise typer.BadParameter(exc.detail) from exc
-    p.audit.record(
-        Entry(
-            "update",
-            actor,
-            object_type="person",
-            object_ids=ids,
-            detail=f"intake review {item_id}: not the same person",
-        )
-    )
     typer.echo(f"review item {item_id} rejected")

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from yitu.access.deps import requires, scoped_session
+from yitu.access.deps import requires, scoped_change, scoped_session
 from yitu.access.masking import (
     Purpose,
     Tier,
@@ -179,11 +179,12 @@ async def merge(item_id: int, request: Request, principal: Reviewer) -> MergeOut
     platform: Platform = request.app.state.platform
 
     def work() -> MergeOut:
-        with scoped_session(platform, principal) as session:
+        # The merge and its audit record commit together, or neither.
+        with scoped_change(platform, principal) as change:
             keep, gone = review.accept_merge(
-                session, item_id, principal.actor.username, platform.clock.now()
+                change.session, item_id, principal.actor.username, platform.clock.now()
             )
-            platform.audit.record(
+            change.record(
                 Entry(
                     "update",
                     principal.actor,
@@ -207,10 +208,12 @@ async def reject(item_id: int, request: Request, principal: Reviewer) -> ReviewO
     tier = tier_for(principal.role, Purpose.LIST)
 
     def work() -> ReviewOut:
-        with scoped_session(platform, principal) as session:
-            view = review.reject(session, item_id, principal.actor.username, platform.clock.now())
+        with scoped_change(platform, principal) as change:
+            view = review.reject(
+                change.session, item_id, principal.actor.username, platform.clock.now()
+            )
             out = _review(view, tier)
-            platform.audit.record(
+            change.record(
                 Entry(
                     "update",
                     principal.actor,

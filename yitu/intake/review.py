@@ -157,7 +157,7 @@ def provenance(session: Session, person_id: int) -> tuple[Person, list[dict[str,
             .join(ImportFile, ImportFile.id == SourceRecord.file_id)
             .where(SourceRecord.person_id == person_id, SourceRecord.kind == Kind.PEOPLE.value)
             .order_by(SourceRecord.id)
-        ).tuples()
+        ).all()
     )
     out = []
     for field_name in PROVENANCE_FIELDS:

@@ -31,6 +31,7 @@ from yitu.intake.clean import (
     name_key,
     parse_address,
 )
+from yitu.intake.clean.dates import clean_date
 from yitu.intake.clean.idnumber import id_birth_sex
 from yitu.intake.mapping import Mapping
 from yitu.intake.models import Kind
@@ -70,25 +71,12 @@ def _masked(field_name: str, raw: str) -> str:
     return raw.strip()[:80]
 
 
-def parse_date(raw: str) -> date | None:
-    text = raw.strip().replace("/", "-").replace(".", "-").replace("年", "-").replace("月", "-")
-    text = text.replace("日", "").split(" ")[0].split("T")[0]
-    if len(text) == 8 and text.isdigit():
-        text = f"{text[:4]}-{text[4:6]}-{text[6:]}"
-    try:
-        y, m, d = (int(p) for p in text.split("-"))
-        return date(y, m, d)
-    except ValueError:
-        return None
-
-
 def _digits_birth(candidate: str | None, today: date) -> date | None:
     """Birth date in the digits of an invalid 18-character ID (wrong check digit or region):
     usable for blocking when it is a plausible date."""
     if not candidate or len(candidate) != 18 or not candidate[6:14].isdigit():
         return None
-    d = parse_date(candidate[6:14])
-    return d if d is not None and date(1900, 1, 1) <= d <= today else None
+    return clean_date(candidate[6:14], "birth_date", latest=today).value
 
 
 class RowCleaner:
@@ -171,7 +159,11 @@ class RowCleaner:
         result = RowResult(row_number, self.row_hash(row), None)
         record: dict[str, Any] = {"row_number": row_number, "row_hash": result.row_hash}
         observed = self._get(row, "observed_on")
-        record["observed_on"] = parse_date(observed) if observed.strip() else None
+        record["observed_on"] = (
+            clean_date(observed, "observed_on", latest=self.today).value
+            if observed.strip()
+            else None
+        )
         ok = {
             Kind.PEOPLE: self._person,
             Kind.HOUSES: self._house,
@@ -243,16 +235,9 @@ class RowCleaner:
                 birth = _digits_birth(idn.candidate, self.today)
         raw_birth = self._get(row, "birth_date")
         if birth is None and raw_birth.strip():
-            birth = parse_date(raw_birth)
-            if birth is None:
-                result.issues.append(
-                    RowIssue(
-                        WARNING,
-                        "birth_date",
-                        "birth_date_format",
-                        "birth date is not a date (YYYY-MM-DD)",
-                    )
-                )
+            born = clean_date(raw_birth, "birth_date", latest=self.today)
+            self._issue(result, born, raw_birth, WARNING)
+            birth = born.value
         if not gender:
             gender = self._code("gender", self._get(row, "gender")) or ""
         record.update(birth_date=birth, gender=gender)
@@ -355,9 +340,12 @@ class RowCleaner:
                 self._get(row, "id_number"),
             )
         raw_from = self._get(row, "valid_from")
-        record["observed_on"] = (parse_date(raw_from) if raw_from.strip() else None) or record[
-            "observed_on"
-        ]
+        valid_from = (
+            clean_date(raw_from, "valid_from", latest=self.today).value
+            if raw_from.strip()
+            else None
+        )
+        record["observed_on"] = valid_from or record["observed_on"]
         if not self._place(row, record, result) or record.get("house_id") is None:
             return self._reject(
                 result,
