@@ -23,6 +23,8 @@ from PIL import Image
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import func, select
 
+from yitu.access import users
+from yitu.access.models import User
 from yitu.access.roles import Role
 from yitu.access.scope import SCOPE_KEY, UNRESTRICTED
 from yitu.api.app import create_app
@@ -278,3 +280,26 @@ def test_citizen_report_then_dispatch_and_close(
     for p in (page, desk, handler):
         assert p.errors == []  # type: ignore[attr-defined]
 
+
+
+def test_first_login_changes_the_one_time_password(
+    server: str, browser: Browser, case_map_world: World
+) -> None:
+    with case_map_world.platform.db.session(**{SCOPE_KEY: UNRESTRICTED}) as s:
+        users.create_user(s, case_map_world.clock, "new_operator", "Once-only-2026",
+                          role=Role.OPERATOR, scope_codes=["420682000000"],
+                          must_change_password=True)
+    page = new_page(browser)
+    page.goto(server + "/")
+    page.fill("#login-user", "new_operator")
+    page.fill("#login-pass", "Once-only-2026")
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#login-new-pass")).to_be_visible()
+    page.fill("#login-new-pass", "Chosen-by-me-2026")
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("body[data-map-ready='1']")
+    page.wait_for_selector("body[data-panel-ready='1']")
+    with case_map_world.platform.db.session(**{SCOPE_KEY: UNRESTRICTED}) as s:
+        user = s.scalar(select(User).where(User.username == "new_operator"))
+        assert user is not None and not user.must_change_password
+    assert page.errors == []  # type: ignore[attr-defined]

@@ -22,7 +22,8 @@ const DICT = {
     cases_unavailable: "案件服务暂不可用", forbidden: "无权限", error: "出错了",
     lang: "English", masked_note: "人员信息按角色脱敏显示，每次查看均记录审计",
     incoming: "新上报", service: "问题类型", new_cases: "新增", closed: "办结",
-    red_warning: "红灯", yellow_warning: "黄灯",
+    red_warning: "红灯", yellow_warning: "黄灯", new_password: "新密码",
+    must_change_password: "首次登录请设置新密码（至少10位，含字母和数字）",
   },
   en: {
     title: "yitu · Laohekou one map", login: "Log in", logout: "Log out", username: "Username",
@@ -49,7 +50,8 @@ const DICT = {
     forbidden: "Not allowed", error: "Error", lang: "中文",
     masked_note: "People are masked for your role; every view is audited",
     incoming: "Incoming", service: "Problem type", new_cases: "New", closed: "Closed",
-    red_warning: "Red", yellow_warning: "Yellow",
+    red_warning: "Red", yellow_warning: "Yellow", new_password: "New password",
+    must_change_password: "First login: choose a new password (10+ characters, letters and digits)",
   },
 };
 

@@ -31,10 +31,30 @@ async function login(ev) {
   const password = $("#login-pass").value;
   $("#login-error").textContent = "";
   try {
-    const out = await api("/api/v1/auth/login", {
+    let out = await api("/api/v1/auth/login", {
       method: "POST", body: { username, password }, auth: false,
     });
     session.set(out.token, { username: out.username, role: out.role });
+    if (out.must_change_password) {
+      // a one-time password: every endpoint but this one answers 403 until it is changed
+      const fresh = $("#login-new-pass").value;
+      if (!fresh) {
+        $("#new-pass-row").hidden = false;
+        $("#login-error").textContent = t("must_change_password");
+        session.clear();
+        return;
+      }
+      await api("/api/v1/auth/password", {
+        method: "POST", body: { current_password: password, new_password: fresh },
+      });
+      session.clear();
+      out = await api("/api/v1/auth/login", {
+        method: "POST", body: { username, password: fresh }, auth: false,
+      });
+      session.set(out.token, { username: out.username, role: out.role });
+      $("#login-new-pass").value = "";
+      $("#new-pass-row").hidden = true;
+    }
     $("#login-pass").value = "";
     await start();
   } catch (err) {
