@@ -3,12 +3,15 @@ uvicorn server on a free port, serving the map county (small demo county, case c
 departments, two months of demo cases). Log in, load the map, click a building, file a
 citizen report with a photo, then dispatch and close it from the dashboard.
 
-Screenshots of the dashboard and the citizen page are written to docs/screenshots/.
+Screenshots of the dashboard and the citizen page are taken on every run; with
+``YITU_WRITE_SCREENSHOTS=1`` they are written to docs/screenshots/ (the README shows them),
+otherwise to the test's temporary directory, so a test run leaves the work tree clean.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import re
 import socket
 import threading
@@ -34,7 +37,7 @@ from yitu.grid import from_int
 from yitu.registry.models import Building, House, PersonHouse
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 # SwiftShader gives headless chromium WebGL without a GPU (MapLibre needs WebGL).
 ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist",
         "--no-sandbox"]
@@ -62,6 +65,14 @@ def server(case_map_world: World) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if os.environ.get("YITU_WRITE_SCREENSHOTS") == "1":
+        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        return DOCS_SCREENSHOTS
+    return tmp_path_factory.mktemp("screenshots")
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +138,7 @@ def inhabited_building(world: World) -> tuple[int, float, float]:
 
 
 def test_dashboard_login_map_and_building_drill_down(
-    server: str, browser: Browser, case_map_world: World
+    server: str, browser: Browser, case_map_world: World, shots: Path
 ) -> None:
     page = new_page(browser)
     login(page, server, Role.OPERATOR)
@@ -162,8 +173,8 @@ def test_dashboard_login_map_and_building_drill_down(
     page.check("input[data-group='heat']")
     page.evaluate("() => window.yituMap.jumpTo({zoom: 15.6, pitch: 58, bearing: -25})")
     wait_idle(page)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "dashboard.png"))
+    page.screenshot(path=str(shots / "dashboard.png"))
+    assert (shots / "dashboard.png").stat().st_size > 10_000
     # English is one click away
     page.click("#lang")
     page.wait_for_selector("body[data-map-ready='1']")
@@ -203,7 +214,7 @@ def _png() -> bytes:
 
 
 def test_citizen_report_then_dispatch_and_close(
-    server: str, browser: Browser, case_map_world: World, tmp_path: Path
+    server: str, browser: Browser, case_map_world: World, tmp_path: Path, shots: Path
 ) -> None:
     photo = tmp_path / "pothole.png"
     photo.write_bytes(_png())
@@ -227,7 +238,7 @@ def test_citizen_report_then_dispatch_and_close(
     grid = page.locator("#case-grid").inner_text()
     expect(page.locator("#follow-state")).to_have_attribute("data-state", "reported")
     expect(page.locator("#follow-state")).to_have_text("已上报")
-    page.screenshot(path=str(SCREENSHOTS / "report.png"), full_page=True)
+    page.screenshot(path=str(shots / "report.png"), full_page=True)
     with case_map_world.platform.db.session(**{SCOPE_KEY: UNRESTRICTED}) as s:
         case = s.scalar(select(Case).where(Case.number == number))
         assert case is not None and case.source == "citizen" and case.state == "reported"
