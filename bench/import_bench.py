@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -51,7 +52,10 @@ def prepare(work: Path, scale: str, seed: int) -> None:
     with db.engine.begin() as conn:
         for table in ("person_orgs", "person_houses", "people"):
             conn.execute(text(f"DELETE FROM {table}"))
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     db.dispose()
+    shutil.copyfile(work / "bench.db", work / "pristine.db")  # each measure starts from here
 
 
 def measure(work: Path, batch_size: int, workers: int) -> dict[str, object]:
@@ -71,6 +75,9 @@ def measure(work: Path, batch_size: int, workers: int) -> dict[str, object]:
     from yitu.intake.models import Kind, SourceRecord
     from yitu.intake.service import build_matcher, run_import
 
+    for f in work.glob("bench.db*"):
+        f.unlink()
+    shutil.copyfile(work / "pristine.db", work / "bench.db")
     db = Database(f"sqlite:///{work}/bench.db")
     src = work / "sources"
     manifest = json.loads((src / "manifest.json").read_text(encoding="utf-8"))
