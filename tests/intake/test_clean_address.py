@@ -13,10 +13,18 @@ from sqlalchemy import select
 
 from yitu.access.scope import SCOPE_KEY, UNRESTRICTED
 from yitu.core.db import Database
+from yitu.demo.names import URBAN_STREETS
 from yitu.intake.clean import AddressMatcher, AddressParts, clean_credit_code, parse_address
-from yitu.intake.clean.address import canonical_room, normalise_address_text
+from yitu.intake.clean.address import bundled_gazetteer, canonical_room, normalise_address_text
 from yitu.intake.clean.text import chinese_number
-from yitu.intake.synth import SOURCES, read_county, source_rows
+from yitu.intake.synth import (
+    SOURCES,
+    AddressNoise,
+    HouseText,
+    address_text,
+    read_county,
+    source_rows,
+)
 from yitu.registry.codes import make_credit_code
 from yitu.registry.models import Address, Building, House
 
@@ -220,3 +228,51 @@ def test_matcher_is_fast_enough_to_build_per_import(matcher: AddressMatcher) -> 
     rnd = random.Random(1)
     bid = rnd.choice(sorted(matcher.buildings))
     assert matcher.buildings[bid].address_id > 0
+
+
+# -- every synthetic spelling parses back to its components ---------------------------------
+_GAZ_VILLAGES = [
+    (d.name, bundled_gazetteer().divisions[d.parent].name)
+    for d in bundled_gazetteer().divisions.values()
+    if len(d.code) == 12
+]
+
+
+@given(
+    st.sampled_from(_GAZ_VILLAGES),
+    st.sampled_from(URBAN_STREETS),
+    st.integers(1, 150),
+    st.booleans(),
+    st.integers(1, 30),
+    st.integers(1, 4),
+    st.integers(1, 33),
+    st.integers(1, 4),
+    st.integers(0, 2**32 - 1),
+)
+def test_synthetic_urban_spellings_parse_back(
+    village_town: tuple[str, str],
+    road: str,
+    door: int,
+    apartment: bool,
+    k: int,
+    unit: int,
+    floor: int,
+    room: int,
+    seed: int,
+) -> None:
+    village, town = village_town
+    building = f"{k}栋" if apartment else f"{door}号楼"
+    number = f"{floor:02d}{room:02d}"
+    full = f"湖北省老河口市{town}{village}{road}{door}号{building}{unit}单元{number}室"
+    h = HouseText(full, town, village, road, str(door), building, unit, number)
+    noise = AddressNoise(registry=0.2, fullwidth=0.3)
+    text = address_text(h, noise, random.Random(seed), [])
+    got = parse_address(text).value
+    assert got is not None, text
+    assert (got.road, got.unit, got.room, got.floor) == (road, str(unit), number, floor), text
+    bnum = str(k if apartment else door)
+    assert (got.number, got.building) in ((str(door), bnum), (None, str(door))), text
+    if got.town is not None:
+        assert got.town == town, text
+    if got.village is not None:
+        assert got.village == village, text

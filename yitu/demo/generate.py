@@ -224,10 +224,13 @@ def generate(scale: str, seed: int, step: Callable[[str], None] = lambda _s: Non
         + "]]}"
         for xs, ys in zip(clon.tolist(), clat.tolist(), strict=True)
     ]
+    # 800 distinct names (100 surnames × 8 suffixes), cycled by a stride coprime to 800: a
+    # village's hamlets (consecutive serials) never share a name, so every standard address
+    # is unique (with 40 names, large villages had two 张家湾 and ambiguous addresses).
     hamlet_names = np.array(
         [
-            SURNAMES[h * 7 % 40] + HAMLET_SUFFIXES[h % len(HAMLET_SUFFIXES)]
-            for h in range(int(b.hamlet.max()) + 1)
+            SURNAMES[j % 100] + HAMLET_SUFFIXES[j // 100 % len(HAMLET_SUFFIXES)]
+            for j in (h * 7 % 800 for h in range(int(b.hamlet.max()) + 1))
         ]
         or ["湾"]
     )

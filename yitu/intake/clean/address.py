@@ -213,6 +213,8 @@ def _divisions(text: str, gaz: Gazetteer) -> tuple[str | None, str | None, str]:
         village_code, text = codes[0], text[len(word) :]
         if town_code is None:
             town_code = gaz.divisions[village_code].parent
+    elif codes:  # "张集" names both 张集居委会 and 张集村委会: a division, just not which one
+        text = text[len(word) :]
     town = gaz.divisions[town_code].name if town_code else None
     village = gaz.divisions[village_code].name if village_code else None
     if town is None:  # an unknown town still has a recognisable suffix
