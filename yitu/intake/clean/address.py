@@ -131,13 +131,30 @@ def bundled_gazetteer() -> Gazetteer:
     return gazetteer_from(rows)
 
 
+_HEADS: dict[int, dict[str, tuple[int, ...]]] = {}
+
+
+def _heads(table: dict[str, tuple[str, ...]]) -> dict[str, tuple[int, ...]]:
+    """First two characters -> the lengths of the table's words starting so, longest first
+    (a parse then probes only lengths that exist instead of every length)."""
+    heads = _HEADS.get(id(table))
+    if heads is None:
+        acc: dict[str, set[int]] = {}
+        for word in table:
+            acc.setdefault(word[:2], set()).add(len(word))
+        heads = {k: tuple(sorted(v, reverse=True)) for k, v in acc.items()}
+        _HEADS[id(table)] = heads
+    return heads
+
+
 def _prefix(
     text: str, table: dict[str, tuple[str, ...]], longest: int
 ) -> tuple[str, tuple[str, ...]]:
-    for n in range(min(longest, len(text)), 1, -1):
-        hit = table.get(text[:n])
-        if hit:
-            return text[:n], hit
+    for n in _heads(table).get(text[:2], ()):
+        if n <= len(text) and n <= longest:
+            hit = table.get(text[:n])
+            if hit:
+                return text[:n], hit
     return "", ()
 
 

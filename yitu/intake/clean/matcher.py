@@ -179,7 +179,7 @@ class AddressMatcher:
         """Known road names for ``road`` with a penalty: exact 0, homophone 0.05, fuzzy 0.1
         (up to five near names: one wrong character in a three-character name is a ratio of
         67; the door number and the divisions then decide among them)."""
-        if road in self.road_by_key.get(name_key(road), ()):
+        if road in self.road_set:
             return [(road, 0.0)]
         same_sound = self.road_by_key.get(name_key(road))
         if same_sound:
@@ -211,7 +211,8 @@ class AddressMatcher:
         if road:
             if parts.number:
                 rural_hits.update(self.by_hamlet.get((road, parts.number), ()))
-            for name, cost in self._roads(road):
+            # A 自然村 + number ("张家湾3号") is not a road: no road search for it.
+            for name, cost in [] if rural_hits else self._roads(road):
                 road_cost[name] = cost
                 if parts.number:
                     add(self.by_road_door.get((name, parts.number), []), 2.0)
