@@ -76,6 +76,9 @@ def seed(session: Session, at: datetime) -> dict[str, int]:
     }
     for row in _data("departments.json")["departments"]:
         if row["code"] in have:
+            known = have[row["code"]]
+            if known.node_id is None and row["node_code"] and row["node_code"] in nodes:
+                known.node_id = nodes[row["node_code"]]  # the divisions arrived after it
             continue
         d = Department(
             code=row["code"],

@@ -110,8 +110,21 @@ def locate(session: Session, lon: float, lat: float, height: float | None = None
 
 
 def township_department(session: Session, township_id: int) -> Department | None:
-    return session.scalar(
+    """The 乡镇/街道 as a department: linked by node, else by its code ``town-<9 digits>``
+    (departments loaded by the migration before the divisions exist have no node yet)."""
+    dept = session.scalar(
         select(Department).where(Department.node_id == township_id, Department.active)
+    )
+    if dept is not None:
+        return dept
+    code = session.scalar(
+        select(JurisdictionNode.code).where(JurisdictionNode.id == township_id),
+        execution_options=_TRUSTED,
+    )
+    if code is None:
+        return None
+    return session.scalar(
+        select(Department).where(Department.code == f"town-{code[:9]}", Department.active)
     )
 
 

@@ -444,13 +444,18 @@ def _log(
         data=data,
     )
     session.add(ev)
+    _flush(session, case)
+    return ev
+
+
+def _flush(session: Session, case: Case) -> None:
+    number = case.number  # read before: after a failed flush the object cannot be loaded
     try:
         session.flush()
     except StaleDataError as exc:
         raise ConflictError(
-            f"case {case.number} was changed by someone else at the same time: reload and retry"
+            f"case {number} was changed by someone else at the same time: reload and retry"
         ) from exc
-    return ev
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -621,12 +626,7 @@ def transition(
         )
     user_id, _, _ = _actor_fields(actor)
     notify.on_event(session, case, ev, actor_user_id=user_id)
-    try:
-        session.flush()
-    except StaleDataError as exc:
-        raise ConflictError(
-            f"case {case.number} was changed by someone else at the same time: reload and retry"
-        ) from exc
+    _flush(session, case)
     return case
 
 
