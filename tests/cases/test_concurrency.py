@@ -8,12 +8,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from cases.conftest import IN_A, CasesWorld
 from yitu.access.roles import Role
 from yitu.cases import services
 from yitu.cases.models import Case, CaseEvent
 from yitu.core.errors import ConflictError
-
-from cases.conftest import IN_A, CasesWorld
 
 
 def _parallel(n: int, fn: Any) -> list[Any]:
