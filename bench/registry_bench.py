@@ -7,9 +7,11 @@ plain lon/lat columns and a composite B-tree index led by (lat, lon) and coverin
 columns as yitu's code index (bbox, scope, relation, dates), queried with BETWEEN.
 
 Both sides do the same work: the same columns, the same jurisdiction scope filter
-(``scope_criterion`` with the county-wide operator scope, every node), the same extent bound
-read from ``registry_extent`` (the naive search box needs it too), the same exact shapely test
-through the same footprint cache, Core statements executed on the same session's connection.
+(``spatial.scoper``: ``scope_criterion``, on PostgreSQL its one-array-parameter form, with the
+county-wide operator scope, every node; ``--scope unrestricted``: none on either side), the
+same extent bound read from ``registry_extent`` (the naive search box needs it too), the same
+exact shapely test through the same footprint cache, Core statements executed on the same
+session's connection.
 The answers are checked equal on 300 queries before anything is timed.
 
 Queries (each measured ``--n`` times at random places, p50/p99 in ms):
@@ -64,7 +66,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 
 from yitu.access.models import JurisdictionNode
-from yitu.access.scope import SCOPE_KEY, UNRESTRICTED, Scope, scope_criterion, scope_params
+from yitu.access.scope import SCOPE_KEY, UNRESTRICTED, Scope, scope_params
 from yitu.core.db import Database
 from yitu.core.migrate import upgrade
 from yitu.grid import vector
@@ -168,13 +170,13 @@ _NR = naive_residents.c
 _P = Person.__table__.c
 
 
-def _sc(table: Any, scoped: bool) -> Any:
-    return scope_criterion(table) if scoped else true()
+def _naive_statements(scoper: spatial.Scoper | None) -> dict[str, Select[Any]]:
+    """The naive peer's statements, with the same scope filter as yitu's (``spatial.scoper``:
+    ``scope_criterion``, on PostgreSQL its one-array-parameter form), or none when the run is
+    UNRESTRICTED, like the trusted CLI."""
 
-
-def _naive_statements(scoped: bool) -> dict[str, Select[Any]]:
-    """The naive peer's statements, with the same scope filter as yitu's (or none when the
-    run is UNRESTRICTED, like the trusted CLI)."""
+    def _sc(table: Any) -> Any:
+        return scoper(table) if scoper else true()
 
     def residents() -> Select[Any]:
         return select(_NR.person_id).where(
@@ -183,7 +185,7 @@ def _naive_statements(scoped: bool) -> dict[str, Select[Any]]:
             _NR.relation.in_(bindparam("resident", expanding=True)),
             _NR.valid_from <= bindparam("today"),
             or_(_NR.valid_to.is_(None), _NR.valid_to > bindparam("today")),
-            _sc(_NR, scoped),
+            _sc(_NR),
         )
 
     return {
@@ -192,18 +194,18 @@ def _naive_statements(scoped: bool) -> dict[str, Select[Any]]:
             _NB.lon.between(bindparam("w0"), bindparam("e0")),
             _NB.west <= bindparam("e"), _NB.east >= bindparam("w"),
             _NB.south <= bindparam("n"), _NB.north >= bindparam("s"),
-            _sc(_NB, scoped),
+            _sc(_NB),
         ),
         "people": select(*spatial.PERSON_COLUMNS).where(
-            _P.id.in_(residents()), _sc(_P, scoped)),
+            _P.id.in_(residents()), _sc(_P)),
         "count": (
             select(_P.registration_type, func.count())
-            .where(_P.id.in_(residents()), _sc(_P, scoped))
+            .where(_P.id.in_(residents()), _sc(_P))
             .group_by(_P.registration_type)
         ),
         "person": (
             select(*spatial.PERSON_COLUMNS)
-            .where(_P.id_number == bindparam("v"), _sc(_P, scoped))
+            .where(_P.id_number == bindparam("v"), _sc(_P))
             .order_by(_P.id).limit(20)
         ),
     }
@@ -235,7 +237,7 @@ def main() -> None:
                   for t in ("buildings", "people", "person_houses")}
     scoped = args.scope == "county"
     scope: Any = Scope(frozenset(node_ids)) if scoped else UNRESTRICTED
-    nst = _naive_statements(scoped)
+    nst = _naive_statements(spatial.scoper(db.engine.dialect.name) if scoped else None)
 
     def sp() -> dict[str, Any]:
         return scope_params(scope) if scoped else {}

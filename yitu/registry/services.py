@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from yitu.access.jurisdiction import get_node
 from yitu.access.models import JurisdictionNode, Level
-from yitu.access.scope import UNRESTRICTED, Scope, scope_criterion
+from yitu.access.scope import UNRESTRICTED, Scope
 from yitu.core.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from yitu.grid import vector
 from yitu.people.models import Person
@@ -62,10 +62,10 @@ def current(model: Any, today: date) -> ColumnElement[bool]:
     )
 
 
-def _search_statement(key: str) -> Callable[[bool], Select[Any]]:
+def _search_statement(key: str) -> Callable[[spatial.Scoper | None], Select[Any]]:
     """The Core statement for one search key (compiled once per key and scope kind)."""
 
-    def build(restricted: bool) -> Select[Any]:
+    def build(sc: spatial.Scoper | None) -> Select[Any]:
         p = _P.c
         if key == "address":
             houses = select(_A.c.house_id).where(
@@ -78,15 +78,15 @@ def _search_statement(key: str) -> Callable[[bool], Select[Any]]:
                 _PH.c.valid_from <= bindparam("today"),
                 or_(_PH.c.valid_to.is_(None), _PH.c.valid_to > bindparam("today")),
             )
-            if restricted:
-                houses = houses.where(scope_criterion(_A.c))
-                residents = residents.where(scope_criterion(_PH.c))
+            if sc:
+                houses = houses.where(sc(_A.c))
+                residents = residents.where(sc(_PH.c))
             cond = p.id.in_(residents)
         else:
             cond = p[key] == bindparam("v")
         stmt = select(*spatial.PERSON_COLUMNS).where(cond)
-        if restricted:
-            stmt = stmt.where(scope_criterion(p))
+        if sc:
+            stmt = stmt.where(sc(p))
         return stmt.order_by(p.id).limit(bindparam("limit"))
 
     return build

@@ -14,9 +14,10 @@ Every query has two steps:
 
 The statements are Core selects of columns (no ORM entities), compiled once per shape (kind,
 number of ranges, scoped or not) and executed on the session's connection. The jurisdiction
-scope is part of every statement: ``scope_criterion`` with the session's scope bound by
-``scope_params`` (an unknown scope binds an empty list and matches nothing); only a session
-opened UNRESTRICTED (trusted CLI) gets the statement without it.
+scope is part of every statement: ``scope_criterion`` (on PostgreSQL its one-array-parameter
+form, see ``_scope_any``) with the session's scope bound by ``scope_params`` (an unknown
+scope binds an empty list and matches nothing); only a session opened UNRESTRICTED (trusted
+CLI) gets the statement without it.
 
 Semantics (the tests compare each with brute force over all rows):
 
@@ -45,11 +46,14 @@ import shapely
 from shapely.geometry import Point, box, shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     Connection,
+    Integer,
     Row,
     Select,
     and_,
+    any_,
     bindparam,
     false,
     func,
@@ -58,7 +62,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from yitu.access.scope import SCOPE_KEY, UNRESTRICTED, scope_criterion, scope_params
+from yitu.access.scope import (
+    SCOPE_KEY,
+    SCOPE_PARAM,
+    UNRESTRICTED,
+    scope_criterion,
+    scope_params,
+)
 from yitu.grid import cover, vector
 from yitu.grid.constants import SIZE_LAT, SIZE_LON, UNITS_PER_DEGREE
 from yitu.grid.errors import GridError
@@ -248,24 +258,45 @@ def _range_params(ranges: Ranges) -> dict[str, int]:
 _statements: dict[tuple[Any, ...], Select[Any]] = {}
 
 
+#: Adds the jurisdiction filter to a statement over a Jurisdictional table's columns.
+Scoper = Callable[[Any], ColumnElement[bool]]
+
+
+def _scope_any(cols: Any) -> ColumnElement[bool]:
+    """PostgreSQL form of ``scope_criterion``: ``node_id = ANY(:yitu_scope_nodes)``, one array
+    parameter bound from the same ``scope_params``. The expanding ``IN`` renders one
+    placeholder per node; for a county scope (752 nodes) the statement exceeds psycopg's
+    query-cache length, and psycopg re-parses it on every call (26 ms measured, most of a
+    query's time). Same rows, same parameter, one placeholder."""
+    visible = bindparam(SCOPE_PARAM, type_=ARRAY(Integer))
+    return cols.node_id == any_(visible)  # type: ignore[no-any-return]
+
+
+def scoper(dialect: str) -> Scoper:
+    """The scope filter for statements on ``dialect``."""
+    return _scope_any if dialect == "postgresql" else scope_criterion
+
+
 def execute(
     session: Session | Connection,
     key: tuple[Any, ...],
-    build: Callable[[bool], Select[Any]],
+    build: Callable[[Scoper | None], Select[Any]],
     params: dict[str, Any],
 ) -> Any:
     """Execute the cached Core statement for ``key`` on the session's connection, with the
-    scope filter unless the session is UNRESTRICTED. A Connection is treated as unscoped only
-    if it carries ``UNRESTRICTED`` in its info (otherwise it sees nothing)."""
+    scope filter (bound from ``scope_params``) unless the session is UNRESTRICTED. A session
+    without a scope binds an empty list and sees nothing; so does a Connection, unless its
+    ``info`` carries ``UNRESTRICTED``."""
     scope = session.info.get(SCOPE_KEY)
     restricted = scope is not UNRESTRICTED
-    full_key = (*key, restricted)
+    conn = session.connection() if isinstance(session, Session) else session
+    dialect = conn.dialect.name
+    full_key = (*key, restricted, dialect)
     stmt = _statements.get(full_key)
     if stmt is None:
-        stmt = _statements[full_key] = build(restricted)
+        stmt = _statements[full_key] = build(scoper(dialect) if restricted else None)
     if restricted:
         params = {**params, **scope_params(scope)}
-    conn = session.connection() if isinstance(session, Session) else session
     return conn.execute(stmt, params)
 
 
@@ -312,8 +343,8 @@ def footprint(b: Any) -> BaseGeometry:
 # --- building queries ---
 
 
-def _bbox_statement(n: int) -> Callable[[bool], Select[Any]]:
-    def build(restricted: bool) -> Select[Any]:
+def _bbox_statement(n: int) -> Callable[[Scoper | None], Select[Any]]:
+    def build(sc: Scoper | None) -> Select[Any]:
         stmt = select(*BUILDING_COLUMNS).where(
             _range_placeholders(_B.c.code, n),
             _B.c.west <= bindparam("e"),
@@ -323,7 +354,7 @@ def _bbox_statement(n: int) -> Callable[[bool], Select[Any]]:
         )
         # No ORDER BY id: SQLite would rather scan the table in rowid order than sort a few
         # rows found by the code index; callers sort in Python.
-        return stmt.where(scope_criterion(_B.c)) if restricted else stmt
+        return stmt.where(sc(_B.c)) if sc else stmt
 
     return build
 
@@ -365,7 +396,7 @@ def buildings_in_bbox(
     return out
 
 
-def _polygon_statement(n: int) -> Callable[[bool], Select[Any]]:
+def _polygon_statement(n: int) -> Callable[[Scoper | None], Select[Any]]:
     return _bbox_statement(n)
 
 
@@ -393,9 +424,9 @@ def buildings_in_polygon(
 def buildings_in_cell(session: Session | Connection, code: str | int) -> list[Row[Any]]:
     """Buildings whose point (``code``) lies in the cell."""
 
-    def build(restricted: bool) -> Select[Any]:
+    def build(sc: Scoper | None) -> Select[Any]:
         stmt = select(*BUILDING_COLUMNS).where(_range_placeholders(_B.c.code, 1))
-        return stmt.where(scope_criterion(_B.c)) if restricted else stmt
+        return stmt.where(sc(_B.c)) if sc else stmt
 
     rows = execute(session, ("cell",), build, _range_params(ranges_for_cell(code))).all()
     return sorted(rows, key=lambda b: b.id)
@@ -453,7 +484,7 @@ def nearest_building(
 # --- people ---
 
 
-def _residents_in_cell(restricted: bool) -> Select[Any]:
+def _residents_in_cell(sc: Scoper | None) -> Select[Any]:
     """Person ids with a current resident relation to a house in the (one) code range: the
     covering index ``ix_person_houses_code_cover`` answers it without reading relation rows."""
     sub = select(_PH.c.person_id).where(
@@ -462,16 +493,16 @@ def _residents_in_cell(restricted: bool) -> Select[Any]:
         _PH.c.valid_from <= bindparam("today"),
         or_(_PH.c.valid_to.is_(None), _PH.c.valid_to > bindparam("today")),
     )
-    return sub.where(scope_criterion(_PH.c)) if restricted else sub
+    return sub.where(sc(_PH.c)) if sc else sub
 
 
 def people_in_cell(session: Session | Connection, code: str | int, today: date) -> list[Row[Any]]:
     """People with a current resident relation (householder, family member, tenant, lodger) to a
     house whose code lies in the cell; each person once, by id (rows of ``PERSON_COLUMNS``)."""
 
-    def build(restricted: bool) -> Select[Any]:
-        stmt = select(*PERSON_COLUMNS).where(_P.c.id.in_(_residents_in_cell(restricted)))
-        return stmt.where(scope_criterion(_P.c)) if restricted else stmt
+    def build(sc: Scoper | None) -> Select[Any]:
+        stmt = select(*PERSON_COLUMNS).where(_P.c.id.in_(_residents_in_cell(sc)))
+        return stmt.where(sc(_P.c)) if sc else stmt
 
     params = {**_range_params(ranges_for_cell(code)), "resident": _RESIDENT, "today": today}
     rows = execute(session, ("people_in_cell",), build, params).all()
@@ -483,12 +514,12 @@ def count_people_in_cell(
 ) -> dict[str, int]:
     """Counts by registration type of ``people_in_cell``."""
 
-    def build(restricted: bool) -> Select[Any]:
+    def build(sc: Scoper | None) -> Select[Any]:
         stmt = select(_P.c.registration_type, func.count()).where(
-            _P.c.id.in_(_residents_in_cell(restricted))
+            _P.c.id.in_(_residents_in_cell(sc))
         )
-        if restricted:
-            stmt = stmt.where(scope_criterion(_P.c))
+        if sc:
+            stmt = stmt.where(sc(_P.c))
         return stmt.group_by(_P.c.registration_type)
 
     params = {**_range_params(ranges_for_cell(code)), "resident": _RESIDENT, "today": today}
