@@ -38,11 +38,11 @@ import shapely
 from mapbox_vector_tile.encoder import on_invalid_geometry_ignore
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import event, func, select
+from sqlalchemy import ARRAY, Integer, Select, any_, bindparam, event, func, select
 from sqlalchemy.orm import Session
 
 from yitu.access.models import JurisdictionNode, Level
-from yitu.access.scope import Scope
+from yitu.access.scope import SCOPE_KEY, SCOPE_PARAM, Scope, scope_criterion, scope_params
 from yitu.core.errors import InvalidInputError
 from yitu.grid import cover, vector
 from yitu.registry import spatial
@@ -331,54 +331,38 @@ BuildingQuery = Callable[[Session, float, float, float, float], list[Any]]
 def buildings_by_code_ranges(
     session: Session, west: float, south: float, east: float, north: float
 ) -> list[Any]:
-    """Rows (id, footprint, floors, height_m, use, name) of buildings whose bbox meets the box:
-    a range scan on ``buildings.code`` over the box grown by the largest footprint extent, then
-    the exact bbox test on the same index entries. The scope listener adds ``node_id IN``."""
-    ext = spatial.building_extent(session)
-    ranges = spatial.ranges_for_bbox(
-        west - ext.dlon, south - ext.dlat, east + ext.dlon, north + ext.dlat
-    )
-    stmt = select(
-        Building.id, Building.footprint, Building.floors, Building.height_m, Building.use,
-        Building.name,
-    ).where(
-        spatial.code_range_clause(Building.code, ranges),
-        Building.west <= east,
-        Building.east >= west,
-        Building.south <= north,
-        Building.north >= south,
-    )
-    return list(session.execute(stmt))
+    """Buildings whose footprint meets the box: the registry's range query
+    (``spatial.buildings_in_bbox``: the box grown by the largest footprint extent → ranges of
+    level-10 codes → an index range scan on the covering code index with the scope bound as a
+    parameter, then the exact footprint test)."""
+    return list(spatial.buildings_in_bbox(session, west, south, east, north))
+
+
+_NAIVE: dict[str, Select[Any]] = {}
 
 
 def buildings_by_lonlat_bbox(
     session: Session, west: float, south: float, east: float, north: float
 ) -> list[Any]:
-    """The naive peer (benchmark only): the same rows from a plain bbox test on the building
-    columns, no code ranges."""
-    stmt = select(
-        Building.id, Building.footprint, Building.floors, Building.height_m, Building.use,
-        Building.name,
-    ).where(
-        Building.west <= east,
-        Building.east >= west,
-        Building.south <= north,
-        Building.north >= south,
-    )
-    return list(session.execute(stmt))
-
-
-_footprints: dict[tuple[int, int], BaseGeometry] = {}
-
-
-def _footprint(building_id: int, text: str) -> BaseGeometry:
-    key = (building_id, hash(text))
-    geom = _footprints.get(key)
-    if geom is None:
-        if len(_footprints) > 300_000:
-            _footprints.clear()
-        geom = _footprints[key] = shape(json.loads(text))
-    return geom
+    """The naive peer (benchmark only): the same columns and the same scope filter, but a plain
+    bbox test on the building columns instead of code ranges (what one writes without the grid
+    index)."""
+    conn = session.connection()
+    dialect = conn.dialect.name
+    stmt = _NAIVE.get(dialect)
+    if stmt is None:
+        b = Building.__table__.c
+        if dialect == "postgresql":  # one array parameter, as the registry binds it there
+            scope = b.node_id == any_(bindparam(SCOPE_PARAM, type_=ARRAY(Integer)))
+        else:
+            scope = scope_criterion(Building.__table__)
+        stmt = _NAIVE[dialect] = select(*Building.__table__.c).where(
+            b.west <= bindparam("e"), b.east >= bindparam("w"),
+            b.south <= bindparam("n"), b.north >= bindparam("s"), scope,
+        )
+    params = {"w": west, "s": south, "e": east, "n": north,
+              **scope_params(session.info.get(SCOPE_KEY))}
+    return list(conn.execute(stmt, params))
 
 
 def _features(
@@ -466,7 +450,7 @@ def build_tile(
     if z >= BUILDINGS_MIN_ZOOM:
         rows = sorted(buildings(session, w, s, e, n), key=lambda r: r.id)
         geoms = _to_tile(
-            np.array([_footprint(r.id, r.footprint) for r in rows], dtype=object), z, x, y
+            np.array([spatial.footprint(r) for r in rows], dtype=object), z, x, y
         )
         props = [
             {"id": r.id, "floors": r.floors, "height_m": round(float(r.height_m), 1),
