@@ -17,6 +17,7 @@ import typer
 def build_app() -> typer.Typer:
     from yitu.cli.audit import app as audit_app
     from yitu.cli.cases import app as cases_app
+    from yitu.cli.cases_kpi import register as register_case_tools
     from yitu.cli.db import app as db_app
     from yitu.cli.demo import app as demo_app
     from yitu.cli.grid import app as grid_app
@@ -41,6 +42,7 @@ def build_app() -> typer.Typer:
     app.add_typer(demo_app, name="demo")
     app.add_typer(registry_app, name="registry")
     app.add_typer(intake_app, name="import")
+    register_case_tools(cases_app)  # kpi, open311-key
     app.add_typer(cases_app, name="cases")
     return app
 

@@ -13,6 +13,7 @@ from yitu.access.roles import Role
 from yitu.access.scope import SCOPE_KEY, UNRESTRICTED
 from yitu.audit.chain import Entry
 from yitu.cli._common import cli_actor, platform
+from yitu.cli.cases_kpi import demo_cases_command, demo_cases_if_empty
 from yitu.cli.intake_sources import sources
 from yitu.core.errors import YituError
 from yitu.core.migrate import upgrade
@@ -20,6 +21,7 @@ from yitu.core.settings import Settings
 from yitu.demo.cli import generate_command, load_small_if_empty
 
 app = typer.Typer(help="Demo set-up for `make run`.", no_args_is_help=True)
+app.command("cases")(demo_cases_command)
 app.command("sources")(sources)  # noisy department files with truth (yitu.intake.synth)
 
 DEMO_ADMIN = "admin"
@@ -58,6 +60,8 @@ def init() -> None:
     # The demo county (grids, buildings, people…): the small one, once, if none is loaded.
     if load_small_if_empty(p):
         typer.echo("demo county generated (scale small, seed 1)")
+    if demo_cases_if_empty(p):
+        typer.echo("demo cases generated (12 months, seed 1)")
     if added:
         p.audit.record(
             Entry(
