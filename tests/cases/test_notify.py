@@ -54,6 +54,9 @@ def test_sweep_yellow_red_and_one_supervision(fresh_cases: CasesWorld) -> None:
     with cw.session(Role.OPERATOR) as s:
         c = services.transition(s, cid, "accept", actor=op, at=due + timedelta(minutes=2))
         assert c.warning_level == "none" and c.stage == "verify"
+    with cw.session() as s:  # the overdue stage is over: its 督办 is resolved
+        (sv,) = s.scalars(select(Supervision).where(Supervision.case_id == cid))
+        assert sv.resolved_at is not None
 
 
 def test_in_app_notifications(fresh_cases: CasesWorld) -> None:

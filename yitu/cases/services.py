@@ -603,7 +603,10 @@ def transition(
     from_state = case.state
     facts: dict[str, Any] = _guard(session, case, rule, actor, data, now)
     cal = default_calendar()
+    old_stage = case.stage
     facts.update(_apply_timer(session, case, category, rule, now, cal))
+    if old_stage is not None and rule.timer in (Timer.START, Timer.STOP, Timer.EXTEND):
+        _resolve_supervisions(session, case, old_stage, now)
     if rule.to is not None:
         case.state = rule.to.value
     if rule.to == State.CLOSED:
@@ -792,6 +795,20 @@ def _supervision(
         )
     )
     case.supervision_count += 1
+
+
+def _resolve_supervisions(session: Session, case: Case, stage: str, now: datetime) -> None:
+    """The overdue stage ended (or got a new deadline): its open 督办 items are resolved."""
+    session.execute(
+        update(Supervision)
+        .where(
+            Supervision.case_id == case.id,
+            Supervision.stage == stage,
+            Supervision.resolved_at.is_(None),
+        )
+        .values(resolved_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 # --- sweep -------------------------------------------------------------------------------
