@@ -129,6 +129,7 @@ def test_return_extension_suspension_rework_reopen(cases_world: CasesWorld) -> N
     with cw.session() as s:
         c = services.get_case(s, cid)
         assert c.extension_count == 1 and c.handle_due_at > due_before
+        assert c.stage_started_at < c.warn_at < c.due_at == c.handle_due_at
         assert c.extension_pending is None
     assert _do(cw, cid, "suspend", Role.OPERATOR, t, note="待汛期后处理") == "suspended"
     with cw.session() as s:

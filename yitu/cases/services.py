@@ -756,11 +756,15 @@ def _apply_timer(
         stage = case.stage or Stage.HANDLE.value
         started = as_utc(case.stage_started_at) if case.stage_started_at else now
         entry = (case.deadlines or {}).get(stage, {})
-        _set_clock(
-            case, stage, started, case.warn_at or now, due.at,
-            str(entry.get("unit", pending["unit"])), float(entry.get("value", 0.0)),
-            due.provisional,
-        )
+        unit = str(entry.get("unit", pending["unit"]))
+        # the yellow light moves with the deadline: the same fraction of the longer stage
+        if unit == TimeUnit.NATURAL_HOURS:
+            total_h = (due.at - started).total_seconds() / 3600
+        else:
+            total_h = cal.working_between(started, due.at).total_seconds() / 3600
+            unit = TimeUnit.WORKING_HOURS
+        warn = cal.add(started, total_h * get_case_settings().warn_fraction, unit)
+        _set_clock(case, stage, started, warn.at, due.at, unit, total_h, due.provisional)
         case.extension_count += 1
         case.extension_pending = None
         return {"stage": stage, "due_at": due.at.isoformat()}
