@@ -82,6 +82,15 @@ def test_transitions_and_errors(cases_world: CasesWorld) -> None:
         files=[("photos", ("x.jpg", b"GIF89a not really", "image/jpeg"))],
         headers=cw.world.headers(Role.GRID_WORKER))
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "photos[0]"
+    r = cw.world.client.post(
+        f"/api/v1/cases/{cid}/transitions/with-photos",
+        data={"action": "verify", "note": "现场核实属实"},
+        files=[("photos", ("v.jpg", jpeg(size=(30, 20)), "image/jpeg"))],
+        headers=cw.world.headers(Role.GRID_WORKER))
+    assert r.status_code == 200, r.text
+    verified = r.json()
+    assert verified["state"] == "verified" and len(verified["evidence"]) == 2
+    assert verified["evidence"][1]["event_id"] is not None
     r = _post(cw, Role.OPERATOR, category_code="Z0000")
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "category_code"
     r = _post(cw, Role.OPERATOR, where=(113.0, 30.0))
