@@ -16,10 +16,12 @@ from hypothesis import strategies as st
 from shapely.geometry import box, shape
 from sqlalchemy import select
 
+from yitu.access.deps import scoped_session
 from yitu.access.jurisdiction import get_node
 from yitu.access.models import JurisdictionNode
+from yitu.access.principal import Principal
 from yitu.access.roles import Role
-from yitu.access.scope import SCOPE_KEY, UNRESTRICTED
+from yitu.access.scope import SCOPE_KEY, UNRESTRICTED, resolve_scope
 from yitu.grid import encode, vector
 from yitu.registry.models import Building, MapFeature
 from yitu.web import tiles
@@ -250,3 +252,36 @@ def test_tiles_need_a_reader(map_world: World) -> None:
     for role in (Role.COURT_LIAISON, Role.SYS_ADMIN, Role.SEC_ADMIN, Role.AUDIT_ADMIN):
         r = map_world.client.get("/api/v1/tiles/10/832/412.mvt", headers=map_world.headers(role))
         assert r.status_code == 403, role
+
+
+def test_the_naive_peer_reads_the_same_buildings(map_world: World,
+                                                 dense: tuple[float, float]) -> None:
+    # the benchmark's peer must build the same tiles from the same rows under the same scope
+    with map_world.platform.db.session(**{SCOPE_KEY: UNRESTRICTED}) as session:
+        county = resolve_scope(session, [get_node(session, "420682000000").id])
+        grid = resolve_scope(session, [get_node(session, GRID_A).id])
+    for scope, role in ((county, Role.OPERATOR), (grid, Role.GRID_WORKER)):
+        who = Principal(map_world.user_ids[role], f"u_{role.value}", role, 0, scope)
+        for z in (14, 16):
+            zz, x, y = tile_of(*dense, z)
+            w, s, e, n = tiles.tile_bounds(zz, x, y, tiles.BUFFER)
+            with scoped_session(map_world.platform, who) as session:
+                fast = {r.id for r in tiles.buildings_by_code_ranges(session, w, s, e, n)}
+                naive = {r.id for r in tiles.buildings_by_lonlat_bbox(session, w, s, e, n)}
+                small = tile_cache(map_world.platform).small(
+                    session, tile_cache(map_world.platform).version(session))
+                roads = tile_cache(map_world.platform).visible_roads(
+                    session, tile_cache(map_world.platform).version(session), scope)
+                a = tiles.build_tile(session, small, roads, scope, zz, x, y)
+                b = tiles.build_tile(session, small, roads, scope, zz, x, y,
+                                     buildings=tiles.buildings_by_lonlat_bbox)
+            # the naive peer also returns bbox-only candidates, which clipping drops
+            assert fast <= naive and a == b
+            assert _nodes(map_world, naive) <= scope.node_ids
+            if role is Role.OPERATOR:
+                assert fast
+
+
+def _nodes(world: World, ids: set[int]) -> set[int]:
+    with world.platform.db.session(**{SCOPE_KEY: UNRESTRICTED}) as session:
+        return set(session.scalars(select(Building.node_id).where(Building.id.in_(ids))))

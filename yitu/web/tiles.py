@@ -355,7 +355,7 @@ def buildings_by_lonlat_bbox(
         if dialect == "postgresql":  # one array parameter, as the registry binds it there
             scope = b.node_id == any_(bindparam(SCOPE_PARAM, type_=ARRAY(Integer)))
         else:
-            scope = scope_criterion(Building.__table__)
+            scope = scope_criterion(b)
         stmt = _NAIVE[dialect] = select(*Building.__table__.c).where(
             b.west <= bindparam("e"), b.east >= bindparam("w"),
             b.south <= bindparam("n"), b.north >= bindparam("s"), scope,
