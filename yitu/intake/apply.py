@@ -133,8 +133,39 @@ def people_by_id_number(conn: Connection, numbers: list[str]) -> dict[str, int]:
     return found
 
 
+def people_by_name_birth(
+    conn: Connection, keys: list[tuple[str, date]]
+) -> dict[tuple[str, date], int]:
+    """The one linked person with this name key and birth date (ambiguous keys are left out:
+    two people of the same name born the same day are not guessed between)."""
+    wanted = set(keys)
+    found: dict[tuple[str, date], set[int]] = {}
+    names = sorted({k for k, _d in wanted})
+    for chunk in _chunks(names):
+        for key, birth, pid in conn.execute(
+            select(SourceRecord.name_key, SourceRecord.birth_date, SourceRecord.person_id).where(
+                SourceRecord.kind == Kind.PEOPLE.value,
+                SourceRecord.name_key.in_(chunk),
+                SourceRecord.person_id.is_not(None),
+            )
+        ):
+            if (key, birth) in wanted:
+                found.setdefault((key, birth), set()).add(pid)
+    return {k: next(iter(v)) for k, v in found.items() if len(v) == 1}
+
+
 def _relations(conn: Connection, kept: list[RowResult], source: str, today: date) -> None:
-    people = people_by_id_number(conn, [r.record["id_number"] for r in kept if r.record])
+    people = people_by_id_number(
+        conn, [r.record["id_number"] for r in kept if r.record and r.record.get("id_number")]
+    )
+    by_name = people_by_name_birth(
+        conn,
+        [
+            (r.record["name_key"], r.record["birth_date"])
+            for r in kept
+            if r.record and not r.record.get("id_number")
+        ],
+    )
     house_ids = sorted({r.record["house_id"] for r in kept if r.record})
     houses: dict[int, Any] = {}
     for chunk in _chunks(house_ids):
@@ -157,7 +188,10 @@ def _relations(conn: Connection, kept: list[RowResult], source: str, today: date
     for r in kept:
         rec = r.record
         assert rec is not None
-        person_id = people.get(rec["id_number"])
+        if rec.get("id_number"):
+            person_id = people.get(rec["id_number"])
+        else:
+            person_id = by_name.get((rec["name_key"], rec["birth_date"]))
         if person_id is None:
             _reject(
                 r,

@@ -214,7 +214,9 @@ class RowCleaner:
     ) -> bool:
         """Name, ID number, birth date and gender into ``record``; False if unusable."""
         raw_name = self._get(row, "name")
-        if "name" in self.index:
+        # A relation names its person by ID number; its name column is not cleaned (pinyin
+        # keys are the most expensive rule, and relations are half of a county's rows).
+        if "name" in self.index and self.kind == Kind.PEOPLE:
             name, key = self._name(raw_name)
             self._issue(result, name, raw_name, REJECT if severity == REJECT else WARNING)
             if not name.ok:
@@ -329,14 +331,20 @@ class RowCleaner:
                 raw_rel,
             )
         record["relation"] = relation
-        if not self._identity(row, record, result, WARNING):
-            record.pop("name", None)
-        if not record.get("id_number"):
+        self._identity(row, record, result, WARNING)
+        if not record.get("id_number") and "name" in self.index:
+            # An ID number with a slip: the person may still be found by name key + the birth
+            # date in its digits (``apply.py``), if exactly one linked person has both.
+            name, key = self._name(self._get(row, "name"))
+            if name.ok:
+                record.update(name=name.value, name_key=key)
+        if not record.get("id_number") and not (record.get("name_key") and record["birth_date"]):
             return self._reject(
                 result,
                 "id_number",
                 "relation_person_unknown",
-                "a relation needs the person's valid ID number",
+                "a relation needs the person's valid ID number (or a name and the birth date "
+                "in its digits)",
                 self._get(row, "id_number"),
             )
         raw_from = self._get(row, "valid_from")
