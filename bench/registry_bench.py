@@ -66,7 +66,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 
 from yitu.access.models import JurisdictionNode
-from yitu.access.scope import SCOPE_KEY, UNRESTRICTED, Scope, scope_params
+from yitu.access.scope import SCOPE_KEY, UNRESTRICTED, Scope
 from yitu.core.db import Database
 from yitu.core.migrate import upgrade
 from yitu.grid import vector
@@ -244,7 +244,7 @@ def main() -> None:
     nst = _naive_statements(spatial.scoper(db.engine.dialect.name) if scoped else None)
 
     def sp() -> dict[str, Any]:
-        return scope_params(scope) if scoped else {}
+        return spatial.scope_bind(scope, db.engine.dialect.name) if scoped else {}
 
     session = db.session(**{SCOPE_KEY: scope}).__enter__()
     conn = session.connection()

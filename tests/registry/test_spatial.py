@@ -291,7 +291,7 @@ def test_scope_is_a_filter_not_an_index_condition(session: Session) -> None:
         return  # SQLite: test_real_statements_search_the_code_index_on_sqlite
     r = spatial.ranges_for_bbox(111.66, 32.37, 111.68, 32.39)
     params = {**spatial._range_params(r), "w": 111.66, "s": 32.37, "e": 111.68, "n": 32.39,
-              "yitu_scope_nodes": list(range(1, 800))}
+              **spatial.scope_bind(Scope(frozenset(range(1, 800))), "postgresql")}
     stmt = spatial._bbox_statement(len(r))(spatial.scoper("postgresql")).params(**params)
     sql = str(stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
     session.execute(text("SET LOCAL enable_seqscan = off"))
