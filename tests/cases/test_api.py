@@ -124,3 +124,31 @@ def test_category_edit_is_a_new_version_and_cases_keep_theirs(cases_world: Cases
     assert r.status_code == 403
     cats = cw.world.client.get("/api/v1/cases/categories", headers=h).json()
     assert len(cats) > 100 and {c["kind"] for c in cats} == {"component", "event", "social"}
+
+
+def test_photo_uploads_may_exceed_the_general_body_limit(cases_world: CasesWorld) -> None:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    cw = cases_world
+    general = cw.platform.settings.max_body_bytes
+    noise = np.random.default_rng(3).integers(0, 255, (1200, 1200, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(noise).save(buf, "JPEG", quality=95)
+    big = buf.getvalue()
+    assert general < len(big) < 4 * 1024 * 1024  # a phone-sized photo
+    r = cw.world.client.post(
+        "/api/v1/cases",
+        data={"category_code": "E0102", "lon": str(IN_A[0]), "lat": str(IN_A[1]),
+              "description": "大图"},
+        files=[("photos", ("big.jpg", big, "image/jpeg"))],
+        headers=cw.world.headers(Role.OPERATOR))
+    assert r.status_code == 201, r.text
+    assert r.json()["evidence"][0]["size"] == len(big)
+    # every other endpoint keeps the general limit
+    r = cw.world.client.post("/api/v1/cases/categories", content=b"{" + b" " * general + b"}",
+                             headers={**cw.world.headers(Role.OPERATOR),
+                                      "Content-Type": "application/json"})
+    assert r.status_code == 413

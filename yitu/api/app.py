@@ -13,6 +13,7 @@ from yitu.api import docs, problems
 from yitu.api.middleware import BodyLimit, RequestContext
 from yitu.audit.api import router as audit_router
 from yitu.cases.api import router as cases_router
+from yitu.cases.api import upload_limits as case_upload_limits
 from yitu.cases.kpi_api import router as case_kpi_router
 from yitu.cases.open311 import router as open311_router
 from yitu.people.api import router as people_router
@@ -64,6 +65,10 @@ def create_app(platform: Platform) -> FastAPI:
     problems.install(app)
     docs.install(app)
     web_pages.install(app)
-    app.add_middleware(BodyLimit, max_bytes=platform.settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=platform.settings.max_body_bytes,
+        upload_limits=case_upload_limits(API_PREFIX),
+    )
     app.add_middleware(RequestContext)
     return app

@@ -58,19 +58,35 @@ class RequestContext:
 
 
 class BodyLimit:
-    """Refuse bodies over ``max_bytes`` with 413, by Content-Length or while streaming."""
+    """Refuse bodies over ``max_bytes`` with 413, by Content-Length or while streaming.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    ``upload_limits``: (path regex, limit) pairs for the few upload endpoints (case photos) that
+    need more than the general limit; the first full match wins."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        upload_limits: list[tuple[re.Pattern[str], int]] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_limits = upload_limits or []
+
+    def _limit(self, path: str) -> int:
+        for pattern, limit in self.upload_limits:
+            if pattern.fullmatch(path):
+                return limit
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope["path"]) if self.upload_limits else self.max_bytes
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await self._refuse(scope, send)
+        if length is not None and length.isdigit() and int(length) > limit:
+            await self._refuse(scope, send, limit)
             return
         seen = 0
 
@@ -79,21 +95,21 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise _TooLargeError
             return message
 
         try:
             await self.app(scope, counting_receive, send)
         except _TooLargeError:
-            await self._refuse(scope, send)
+            await self._refuse(scope, send, limit)
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
+    async def _refuse(self, scope: Scope, send: Send, limit: int) -> None:
         body: dict[str, Any] = {
             "type": "about:blank",
             "title": "Payload too large",
             "status": 413,
-            "detail": f"request body is larger than {self.max_bytes} bytes",
+            "detail": f"request body is larger than {limit} bytes",
             "instance": scope["path"],
             "request_id": request_id_var.get(),
         }

@@ -6,6 +6,7 @@ change goes through ``services`` in one transaction; webhook deliveries are sent
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -56,6 +57,15 @@ Reader = Annotated[Principal, Depends(requires(Permission.CASE_READ))]
 Reporter_ = Annotated[Principal, Depends(requires(Permission.CASE_REPORT))]
 Actor_ = Annotated[Principal, Depends(requires(Permission.CASE_ACT))]
 Admin = Annotated[Principal, Depends(requires(Permission.CASE_ADMIN))]
+
+
+def upload_limits(api_prefix: str) -> list[tuple[re.Pattern[str], int]]:
+    """Body limits for the photo upload endpoints (``BodyLimit``): every photo at its maximum
+    plus room for the form fields; everything else keeps the platform's general limit."""
+    s = evidence.get_case_settings()
+    limit = s.max_photos * s.max_photo_bytes + 256 * 1024
+    return [(re.compile(rf"{re.escape(api_prefix)}/cases(/[^/]+/transitions/with-photos)?"),
+             limit)]
 
 
 def _platform(request: Request) -> Platform:
