@@ -90,6 +90,8 @@ SOURCES = (
     (Source.GRID_WORKER, 0.58), (Source.CITIZEN, 0.18), (Source.HOTLINE, 0.16),
     (Source.SENSOR, 0.05), (Source.OPEN311, 0.03),
 )
+OPEN_STATES = frozenset(s.value for s in OPEN)
+VERIFIED_SOURCES = frozenset(s.value for s in NEEDS_VERIFICATION)
 PHRASES = ("{}，请尽快处理", "发现{}", "{}，影响群众出行", "{}，已持续多日", "巡查发现{}")
 
 
@@ -245,16 +247,14 @@ class Simulator:
             case.closed_at = at
         case.updated_at = at
         sim.events.append(SimEvent(action, at, role, from_state, case.state, facts, actor, note))
-        if case.state not in {s.value for s in OPEN}:
+        if case.state not in OPEN_STATES:
             sim.end = at
         return True
 
     def _sweep(self, sim: SimCase, before: datetime) -> None:
         """The sweep's 督办 for a deadline that passed before the next step."""
         case = sim.case
-        if case.due_at is None or case.state == State.SUSPENDED or case.state not in {
-            s.value for s in OPEN
-        }:
+        if case.due_at is None or case.state == State.SUSPENDED or case.state not in OPEN_STATES:
             return
         due = case.due_at
         red_at = due + SWEEP
@@ -309,7 +309,7 @@ class Simulator:
             return
         if not self._step(sim, "accept", t, centre, "operator"):
             return
-        if case.source in {s.value for s in NEEDS_VERIFICATION}:
+        if case.source in VERIFIED_SOURCES:
             t = self._ontime(case, t, 0.01)
             if rng.random() < 0.03:
                 self._step(sim, "reject", t, centre, "operator", note="现场核实无此问题")
@@ -518,7 +518,7 @@ def _finish(sim: SimCase, now: datetime) -> None:
     report = sim.events[0]
     report.data["duplicate_of"] = case.duplicate_of
     report.data["repeat_count"] = case.repeat_count
-    running = case.state in {s.value for s in OPEN} and case.state != State.SUSPENDED
+    running = case.state in OPEN_STATES and case.state != State.SUSPENDED
     if running and case.due_at is not None:
         if case.due_at <= now:
             case.warning_level = WarningLevel.RED.value
