@@ -576,6 +576,25 @@ def transition(
     working_hours|working_days|natural_hours}; ``visit`` {"satisfaction": satisfied |
     basically_satisfied | unsatisfied}; ``supervise`` {"reason": free text}.
     """
+    try:
+        return _transition(session, case_id, action, actor, note, data, at, photos, evidence_dir)
+    except StaleDataError as exc:  # an autoflush met a newer row version
+        raise ConflictError(
+            f"case {case_id} was changed by someone else at the same time: reload and retry"
+        ) from exc
+
+
+def _transition(
+    session: Session,
+    case_id: int | str,
+    action: str,
+    actor: Actor,
+    note: str | None,
+    data: Mapping[str, Any] | None,
+    at: datetime | None,
+    photos: Sequence[bytes | evidence.Photo],
+    evidence_dir: Path | None,
+) -> Case:
     now = _now(at)
     note = (note or "").strip()
     data = dict(data or {})
