@@ -38,11 +38,30 @@ import shapely
 from mapbox_vector_tile.encoder import on_invalid_geometry_ignore
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import ARRAY, Integer, Select, any_, bindparam, event, func, select
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    any_,
+    bindparam,
+    event,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from yitu.access.models import JurisdictionNode, Level
-from yitu.access.scope import SCOPE_KEY, SCOPE_PARAM, Scope, scope_criterion, scope_params
+from yitu.access.scope import (
+    SCOPE_KEY,
+    SCOPE_PARAM,
+    UNRESTRICTED,
+    Scope,
+    scope_criterion,
+    scope_params,
+)
 from yitu.core.errors import InvalidInputError
 from yitu.grid import cover, vector
 from yitu.registry import spatial
@@ -121,10 +140,9 @@ def _to_tile(geoms: np.ndarray, z: int, x: int, y: int) -> np.ndarray:
         return geoms
     projected = shapely.transform(geoms, _projector(z, x, y))
     clipped = shapely.clip_by_rect(projected, -BUFFER, -BUFFER, EXTENT + BUFFER, EXTENT + BUFFER)
-    # integer tile units (valid output: degenerate parts dropped), then the MVT winding order
-    # (exterior rings of positive area in y-down tile units) for the whole array at once, so
-    # the encoder need not check each polygon in Python
-    clipped = shapely.set_precision(clipped, 1.0)
+    # the MVT winding order (exterior rings of positive area in y-down tile units) for the
+    # whole array at once, so the encoder need not check each polygon in Python; the encoder
+    # rounds to integer units
     clipped = shapely.orient_polygons(clipped, exterior_cw=False)
     clipped[shapely.is_empty(clipped)] = None
     return clipped
@@ -150,6 +168,11 @@ class SmallLayers:
     water_props: list[dict[str, Any]]
     water_tree: shapely.STRtree
     bounds: tuple[float, float, float, float] | None  # of all boundaries (the county)
+    loaded_at: float = field(default_factory=time.monotonic)
+    # building id -> (footprint, tile properties), filled as tiles need them; it lives as long
+    # as this data version (a new version, or MAX_TILE_AGE, starts a fresh one)
+    buildings: dict[int, tuple[BaseGeometry, dict[str, Any]]] = field(default_factory=dict)
+    buildings_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def _geoms(texts: list[str]) -> np.ndarray:
@@ -279,7 +302,8 @@ class TileCache:
 
     def small(self, session: Session, version: str) -> SmallLayers:
         with self._lock:
-            if self._small and self._small[0] == version:
+            if (self._small and self._small[0] == version
+                    and time.monotonic() - self._small[1].loaded_at < MAX_TILE_AGE):
                 return self._small[1]
         layers = load_small_layers(session)
         with self._lock:
@@ -325,44 +349,95 @@ class TileCache:
 # --- building a tile ------------------------------------------------------------------------
 
 
-BuildingQuery = Callable[[Session, float, float, float, float], list[Any]]
+
+
+BuildingQuery = Callable[[Session, float, float, float, float], list[int]]
+_ID_STATEMENTS: dict[tuple[Any, ...], Select[Any]] = {}
+
+
+def _id_statement(dialect: str, n_ranges: int, restricted: bool) -> Select[Any]:
+    """``SELECT id FROM buildings WHERE <n code ranges> AND <bbox> AND <scope>``: every column
+    it reads is in the covering index ``(code, west, east, south, north, node_id)``, so it is an
+    index-only range scan. ``n_ranges = 0``: the naive peer, no code ranges. One compiled
+    statement per shape; the scope is one bound parameter (as in ``registry.spatial``)."""
+    key = (dialect, n_ranges, restricted)
+    stmt = _ID_STATEMENTS.get(key)
+    if stmt is None:
+        b = Building.__table__.c
+        conds: list[ColumnElement[bool]] = []
+        if n_ranges:
+            parts = [and_(b.code >= bindparam(f"lo_{i}"), b.code < bindparam(f"hi_{i}"))
+                     for i in range(n_ranges)]
+            conds.append(parts[0] if n_ranges == 1 else or_(*parts))
+        conds += [b.west <= bindparam("e"), b.east >= bindparam("w"),
+                  b.south <= bindparam("n"), b.north >= bindparam("s")]
+        if restricted:
+            if dialect == "postgresql":  # one array parameter (psycopg caches the statement)
+                conds.append(b.node_id == any_(bindparam(SCOPE_PARAM, type_=ARRAY(Integer))))
+            else:
+                conds.append(scope_criterion(b))
+        stmt = _ID_STATEMENTS[key] = select(b.id).where(*conds)
+    return stmt
+
+
+def _building_ids(session: Session, w: float, s: float, e: float, n: float,
+                  ranges: np.ndarray | None) -> list[int]:
+    scope = session.info.get(SCOPE_KEY)
+    restricted = scope is not UNRESTRICTED
+    conn = session.connection()
+    params: dict[str, Any] = {"w": w, "s": s, "e": e, "n": n}
+    if ranges is not None:
+        for i, (lo, hi) in enumerate(ranges.tolist()):
+            params[f"lo_{i}"], params[f"hi_{i}"] = lo, hi
+    if restricted:
+        params.update(scope_params(scope))
+    n_ranges = 0 if ranges is None else len(ranges)
+    return list(conn.execute(_id_statement(conn.dialect.name, n_ranges, restricted), params)
+                .scalars())
 
 
 def buildings_by_code_ranges(
     session: Session, west: float, south: float, east: float, north: float
-) -> list[Any]:
-    """Buildings whose footprint meets the box: the registry's range query
-    (``spatial.buildings_in_bbox``: the box grown by the largest footprint extent → ranges of
-    level-10 codes → an index range scan on the covering code index with the scope bound as a
-    parameter, then the exact footprint test)."""
-    return list(spatial.buildings_in_bbox(session, west, south, east, north))
-
-
-_NAIVE: dict[str, Select[Any]] = {}
+) -> list[int]:
+    """Ids of the buildings whose bbox meets the box, in the session's scope: the box grown by
+    the largest footprint extent → ranges of level-10 codes (``registry.spatial``) → one
+    index-only range scan."""
+    ext = spatial.building_extent(session)
+    ranges = spatial.ranges_for_bbox(west - ext.dlon, south - ext.dlat, east + ext.dlon,
+                                     north + ext.dlat)
+    return _building_ids(session, west, south, east, north, ranges)
 
 
 def buildings_by_lonlat_bbox(
     session: Session, west: float, south: float, east: float, north: float
-) -> list[Any]:
-    """The naive peer (benchmark only): the same columns and the same scope filter, but a plain
-    bbox test on the building columns instead of code ranges (what one writes without the grid
-    index)."""
-    conn = session.connection()
-    dialect = conn.dialect.name
-    stmt = _NAIVE.get(dialect)
-    if stmt is None:
+) -> list[int]:
+    """The naive peer (benchmark only): the same ids from the same scope by a plain bbox test
+    on the building columns, no code ranges (what one writes without the grid index)."""
+    return _building_ids(session, west, south, east, north, None)
+
+
+def _building_shapes(
+    session: Session, small: SmallLayers, ids: list[int]
+) -> list[tuple[BaseGeometry, dict[str, Any]]]:
+    """Footprints and tile properties of buildings (already scope-checked ids), from the
+    per-version cache; the missing ones are read by primary key."""
+    with small.buildings_lock:
+        missing = [i for i in ids if i not in small.buildings]
+    if missing:
         b = Building.__table__.c
-        if dialect == "postgresql":  # one array parameter, as the registry binds it there
-            scope = b.node_id == any_(bindparam(SCOPE_PARAM, type_=ARRAY(Integer)))
-        else:
-            scope = scope_criterion(b)
-        stmt = _NAIVE[dialect] = select(*Building.__table__.c).where(
-            b.west <= bindparam("e"), b.east >= bindparam("w"),
-            b.south <= bindparam("n"), b.north >= bindparam("s"), scope,
-        )
-    params = {"w": west, "s": south, "e": east, "n": north,
-              **scope_params(session.info.get(SCOPE_KEY))}
-    return list(conn.execute(stmt, params))
+        conn = session.connection()
+        for start in range(0, len(missing), 500):
+            chunk = missing[start:start + 500]
+            rows = conn.execute(select(b.id, b.footprint, b.floors, b.height_m, b.use)
+                                .where(b.id.in_(chunk)))
+            got = {r.id: (shape(json.loads(r.footprint)),
+                          {"id": r.id, "floors": r.floors,
+                           "height_m": round(float(r.height_m), 1), "use": r.use})
+                   for r in rows}
+            with small.buildings_lock:
+                small.buildings.update(got)
+    with small.buildings_lock:
+        return [small.buildings[i] for i in ids if i in small.buildings]
 
 
 def _features(
@@ -448,17 +523,11 @@ def build_tile(
         layers.append({"name": "roads",
                        "features": _features(geoms, [small.road_props[i] for i in idx])})
     if z >= BUILDINGS_MIN_ZOOM:
-        rows = sorted(buildings(session, w, s, e, n), key=lambda r: r.id)
-        geoms = _to_tile(
-            np.array([spatial.footprint(r) for r in rows], dtype=object), z, x, y
-        )
-        props = [
-            {"id": r.id, "floors": r.floors, "height_m": round(float(r.height_m), 1),
-             "use": r.use, "name": r.name}
-            for r in rows
-        ]
+        found = _building_shapes(session, small, sorted(buildings(session, w, s, e, n)))
+        geoms = _to_tile(np.array([g for g, _ in found], dtype=object), z, x, y)
+        props = [p for _, p in found]
         layers.append({"name": "buildings",
-                       "features": _features(geoms, props, [r.id for r in rows])})
+                       "features": _features(geoms, props, [p["id"] for p in props])})
     cells = _cells_layer(z, x, y)
     if cells:
         layers.append(cells)
