@@ -77,6 +77,14 @@ def _town_variants(name: str) -> tuple[set[str], str | None]:
     return {name}, None
 
 
+def village_core(name: str) -> str:
+    """A village or community name without its kind word: 童营社区居委会 → 童营."""
+    for suffix in ("社区居委会", "居委会", "村委会"):
+        if name.endswith(suffix):
+            return name.removesuffix(suffix)
+    return name
+
+
 def _village_variants(name: str) -> tuple[set[str], str | None]:
     """(variants with a kind word, bare core or None)."""
     for suffix in ("社区居委会", "居委会"):
@@ -234,6 +242,8 @@ def _divisions(text: str, gaz: Gazetteer) -> tuple[str | None, str | None, str]:
         text = text[len(word) :]
     town = gaz.divisions[town_code].name if town_code else None
     village = gaz.divisions[village_code].name if village_code else None
+    if codes and village_code is None:
+        village = village_core(gaz.divisions[codes[0]].name)  # the matcher tries each
     if town is None:  # an unknown town still has a recognisable suffix
         m = re.match(r"(.{2,8}?(?:街道办事处|街道|办事处|镇|乡))", text)
         if m:

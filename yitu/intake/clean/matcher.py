@@ -27,6 +27,7 @@ from yitu.intake.clean.address import (
     bundled_gazetteer,
     canonical_room,
     parse_address,
+    village_core,
 )
 from yitu.intake.clean.names import name_key
 from yitu.intake.clean.result import Cleaned
@@ -109,6 +110,9 @@ class AddressMatcher:
             m.node_parent[nid] = parent
             m.node_level[nid] = level
             m.names[name].append(nid)
+            if level == "village" and village_core(name) != name:
+                # a bare core ("竹林桥") stands for every village of that core
+                m.names[village_core(name)].append(nid)
         rows = session.execute(
             select(
                 Address.id,
@@ -235,6 +239,8 @@ class AddressMatcher:
             score = 1.0
             if road and bid not in rural_hits and b.road != road:
                 score -= road_cost.get(b.road, 0.2)  # read by sound/similarity, or contradicted
+            if self.house_count.get(bid):
+                ev += 0.25  # a building with homes over a same-named outbuilding
             if villages and b.village not in villages:
                 score -= 0.15
                 ev -= 1.0
