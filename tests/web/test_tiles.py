@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import mapbox_vector_tile
 import numpy as np
@@ -14,7 +15,7 @@ from foundation.world import GRID_A, World
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box, shape
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from yitu.access.deps import scoped_session
 from yitu.access.jurisdiction import get_node
@@ -284,3 +285,28 @@ def test_the_naive_peer_reads_the_same_buildings(map_world: World,
 def _nodes(world: World, ids: set[int]) -> set[int]:
     with world.platform.db.session(**{SCOPE_KEY: UNRESTRICTED}) as session:
         return set(session.scalars(select(Building.node_id).where(Building.id.in_(ids))))
+
+
+def test_sqlite_searches_the_code_index_for_tile_buildings(map_world: World,
+                                                           dense: tuple[float, float]) -> None:
+    """The county-wide scope (hundreds of nodes) must not turn SQLite to the node_id index,
+    which would read every building of the county for each tile."""
+    engine = map_world.platform.db.engine
+    if engine.dialect.name != "sqlite":
+        return  # PostgreSQL plans the ranges as a BitmapOr; nothing to pin here
+    plans: list[str] = []
+
+    def capture(conn: object, cursor: Any, statement: str, params: Any, *_: object) -> None:
+        if statement.startswith("SELECT buildings.id") and "code >=" in statement:
+            rows = cursor.connection.execute("EXPLAIN QUERY PLAN " + statement, params)
+            plans.append(" | ".join(str(r[3]) for r in rows))
+
+    tile_cache(map_world.platform).clear()
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        get_tile(map_world, Role.OPERATOR, *tile_of(*dense, 15))
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert plans
+    for plan in plans:
+        assert "ix_buildings_code" in plan and "ix_buildings_node_id" not in plan, plan
