@@ -35,12 +35,21 @@ def run(
     ] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
     workers: Annotated[int, typer.Option(help="processes cleaning rows in parallel")] = 2,
+    merge_at: Annotated[
+        float, typer.Option(help="match probability from which records are merged")
+    ] = 0.99,
+    review_at: Annotated[
+        float, typer.Option(help="match probability from which a pair goes to review")
+    ] = 0.80,
 ) -> None:
     """Import FILES as SOURCE; people are linked across all sources at the end."""
+    from yitu.intake.linkage import LinkSettings
     from yitu.intake.mapping import load_mapping
     from yitu.intake.report import write_rejects
     from yitu.intake.service import run_import
 
+    if not 0 < review_at <= merge_at <= 1:
+        raise typer.BadParameter("need 0 < --review-at <= --merge-at <= 1")
     p = platform()
     started = time.perf_counter()
     try:
@@ -77,6 +86,9 @@ def run(
                 progress=tick,
                 step=step,
                 workers=workers,
+                link_settings=LinkSettings(
+                    merge_probability=merge_at, review_probability=review_at
+                ),
             )
     except YituError as exc:
         raise typer.BadParameter(exc.detail) from exc
