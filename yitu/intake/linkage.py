@@ -387,14 +387,13 @@ def _decide(
             b = min(person_records.get(other, [fresh[0]]))
             cross_person.append((min(a, b), max(a, b)))
     # New people: insert, then remember their ids for the records.
-    today_created = at
     people_rows = []
     chosen_new = []
     for group in new_people:
         chosen = choose_fields([records[r] for r in group])
         chosen_new.append((group, chosen))
-        people_rows.append(_person_values(conn, chosen, today_created))
-    _resolve_addresses(conn, people_rows)
+        people_rows.append(person_values(chosen, at))
+    resolve_addresses(conn, people_rows)
     if people_rows:
         ids = (
             conn.execute(
@@ -412,7 +411,7 @@ def _decide(
         conn.execute(
             insert(PersonSource),
             [
-                _provenance(pid, chosen, at)
+                provenance_row(pid, chosen, at)
                 for (_g, chosen), pid in zip(chosen_new, ids, strict=True)
             ],
         )
@@ -443,11 +442,11 @@ def _decide(
         if not recs:
             continue
         chosen = choose_fields(recs)
-        values = _person_values(conn, chosen, at)
-        _resolve_addresses(conn, [values])
+        values = person_values(chosen, at)
+        resolve_addresses(conn, [values])
         values.pop("created_at")
         conn.execute(update(Person).where(Person.id == pid).values(**values))
-        prov = _provenance(pid, chosen, at)
+        prov = provenance_row(pid, chosen, at)
         if conn.execute(
             select(PersonSource.person_id).where(PersonSource.person_id == pid)
         ).first():
@@ -486,13 +485,13 @@ def _decide(
     result.review_items = len(items)
 
 
-def _person_values(conn: Connection, chosen: dict[str, Any], at: datetime) -> dict[str, Any]:
+def person_values(chosen: dict[str, Any], at: datetime) -> dict[str, Any]:
     birth = chosen["birth_date"][0]
     return {
         "name": chosen["name"][0][:50],
         "id_number": chosen["id_number"][0],
         "phone": chosen["phone"][0] or "",
-        "address": chosen["address"][0],  # an address id until _resolve_addresses
+        "address": chosen["address"][0],  # an address id until resolve_addresses
         "gender": chosen["gender"] or "",
         "birth_date": birth,
         "registration_type": chosen["registration_type"],
@@ -501,7 +500,7 @@ def _person_values(conn: Connection, chosen: dict[str, Any], at: datetime) -> di
     }
 
 
-def _resolve_addresses(conn: Connection, rows: list[dict[str, Any]]) -> None:
+def resolve_addresses(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Replace address ids by the standard address's full name (the person's address text)."""
     ids = sorted({r["address"] for r in rows if isinstance(r["address"], int)})
     names: dict[int, str] = {}
@@ -517,7 +516,7 @@ def _resolve_addresses(conn: Connection, rows: list[dict[str, Any]]) -> None:
         r["address"] = (r["address"] or "")[:200]
 
 
-def _provenance(pid: int, chosen: dict[str, Any], at: datetime) -> dict[str, Any]:
+def provenance_row(pid: int, chosen: dict[str, Any], at: datetime) -> dict[str, Any]:
     return {
         "person_id": pid,
         "name_record_id": chosen["name"][1],

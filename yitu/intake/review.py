@@ -12,7 +12,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from yitu.core.errors import ConflictError, NotFoundError
-from yitu.intake.linkage import _person_values, _provenance, _resolve_addresses, choose_fields
+from yitu.intake.linkage import choose_fields, person_values, provenance_row, resolve_addresses
 from yitu.intake.models import (
     ImportFile,
     Kind,
@@ -114,11 +114,11 @@ def accept_merge(session: Session, item_id: int, who: str, at: datetime) -> tupl
         )
     ]
     chosen = choose_fields(recs)
-    values = _person_values(conn, chosen, at)
-    _resolve_addresses(conn, [values])
+    values = person_values(chosen, at)
+    resolve_addresses(conn, [values])
     values.pop("created_at")
     conn.execute(update(Person.__table__).where(Person.__table__.c.id == keep).values(**values))
-    prov = _provenance(keep, chosen, at)
+    prov = provenance_row(keep, chosen, at)
     table = PersonSource.__table__
     if conn.execute(select(table.c.person_id).where(table.c.person_id == keep)).first():
         conn.execute(
