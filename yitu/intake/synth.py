@@ -17,7 +17,8 @@ digit missing, added, changed or two swapped, old 15-digit numbers, spaces, lowe
 phones stale, short or long by a digit, with +86, dashes or spaces, local landlines; addresses
 in a dozen spellings (with/without 市/街道/社区, 3-2-502, 三栋二单元, 幢/号楼, full-width digits,
 a homophone in the road name); blank fields; duplicates within a source. Everything is drawn
-from one seed: same county and seed, byte-identical files (XLSX timestamps are fixed).
+from one seed: same county and seed, identical CSV, truth and manifest bytes and identical XLSX
+cell contents (the XLSX zip entries carry the time of writing).
 """
 
 from __future__ import annotations
