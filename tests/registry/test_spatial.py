@@ -290,14 +290,11 @@ def test_scope_is_a_filter_not_an_index_condition(session: Session) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return  # SQLite: test_real_statements_search_the_code_index_on_sqlite
     r = spatial.ranges_for_bbox(111.66, 32.37, 111.68, 32.39)
-    params = {"los": spatial._array_literal(tuple(r[:, 0].tolist())),
-              "his": spatial._array_literal(tuple(r[:, 1].tolist())),
-              "w": 111.66, "s": 32.37, "e": 111.68, "n": 32.39,
+    params = {**spatial._range_params(r), "w": 111.66, "s": 32.37, "e": 111.68, "n": 32.39,
               **spatial.scope_bind(Scope(frozenset(range(1, 800))), "postgresql")}
-    stmt = spatial._bbox_statement_pg(spatial.scoper("postgresql")).params(**params)
+    stmt = spatial._bbox_statement(len(r))(spatial.scoper("postgresql")).params(**params)
     sql = str(stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
     session.execute(text("SET LOCAL enable_seqscan = off"))
     plan = [str(row[0]) for row in session.execute(text("EXPLAIN " + sql))]
     conds = [line for line in plan if "Index Cond" in line]
-    assert conds and all("node_id" not in c for c in conds), plan
-    assert "ix_buildings_code_cover" in " ".join(plan), plan
+    assert conds and all("code >=" in c and "node_id" not in c for c in conds), plan
