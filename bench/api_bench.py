@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing as mp
 import os
 import socket
@@ -285,7 +286,7 @@ def main() -> None:
         db_url = args.database_url or f"sqlite:///{data_dir / 'yitu.db'}"
         os.environ.setdefault("YITU_AUDIT_KEY", "bench-audit-key-0123456789abcdef")
         seed(db_url, data_dir, args.people)
-        results = []
+        results, bodies = [], {}
         peers = [
             ("bare FastAPI, constant", serve_bare, (), "/people"),
             ("bare FastAPI + same SQL", serve_bare_query, (db_url,), "/people"),
@@ -296,6 +297,7 @@ def main() -> None:
             proc.start()
             try:
                 _wait_up(f"http://127.0.0.1:{port}{path}")
+                bodies[name] = httpx.get(f"http://127.0.0.1:{port}{path}").content
                 results.append(measure(name, port, path, {}, args))
             finally:
                 proc.terminate()
@@ -311,8 +313,14 @@ def main() -> None:
                 f"{base}/api/v1/auth/login", json={"username": "bench_gw", "password": PASSWORD}
             ).json()["token"]
             headers = {"Authorization": f"Bearer {token}"}
-            check = httpx.get(f"{base}/api/v1/people?limit=20", headers=headers).json()
+            bodies["yitu audited read"] = httpx.get(
+                f"{base}/api/v1/people?limit=20", headers=headers
+            ).content
+            check = json.loads(bodies["yitu audited read"])
             assert len(check["items"]) == 20 and all("*" in i["phone"] for i in check["items"])
+            # An honest peer: the same rows (ids, in order) as yitu serves, unmasked.
+            same_sql = json.loads(bodies["bare FastAPI + same SQL"])
+            assert [i["id"] for i in check["items"]] == [i["id"] for i in same_sql["items"]]
             results.append(
                 measure("yitu audited read", port, "/api/v1/people?limit=20", headers, args)
             )
@@ -324,13 +332,13 @@ def main() -> None:
     print(
         f"API benchmark: {args.concurrency} concurrent keep-alive connections, "
         f"{args.seconds:.0f} s each, uvicorn 1 process, {backend}, {os.cpu_count()} cores, "
-        f"Python {sys.version.split()[0]}"
+        f"Python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}"
     )
-    print(f"{'server':<28}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    print(f"{'server':<28}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'body B':>9}")
     for r in results:
         print(
             f"{r['name']:<28}{r['requests']:>10}{r['rps']:>10.0f}{r['p50_ms']:>10.1f}"
-            f"{r['p99_ms']:>10.1f}"
+            f"{r['p99_ms']:>10.1f}{len(bodies[r['name']]):>9}"
         )
     constant, same_sql, yitu = results
     print(

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from yitu.access import auth, users
 from yitu.access.deps import (
+    admin_change,
     admin_session,
     client_ip,
     current_principal,
@@ -79,15 +80,20 @@ def change_password(
     platform: PlatformDep,
     principal: Annotated[Principal, Depends(current_principal)],
 ) -> None:
-    with admin_session(platform) as session:
+    with admin_change(platform) as change:
         users.change_password(
-            users.get_user(session, principal.user_id), body.current_password, body.new_password
+            users.get_user(change.session, principal.user_id),
+            body.current_password,
+            body.new_password,
         )
-    platform.audit.record(
-        Entry(
-            "password_change", principal.actor, object_type="user", object_ids=[principal.user_id]
+        change.record(
+            Entry(
+                "password_change",
+                principal.actor,
+                object_type="user",
+                object_ids=[principal.user_id],
+            )
         )
-    )
 
 
 def _user_out(user: User, now_locked: bool) -> UserOut:
@@ -136,12 +142,16 @@ def create_user(
     platform: PlatformDep,
     principal: Annotated[Principal, Depends(requires(Permission.USER_MANAGE))],
 ) -> UserOut:
-    with admin_session(platform) as session:
+    with admin_change(platform) as change:
         user = users.create_user(
-            session, platform.clock, body.username, body.password, display_name=body.display_name
+            change.session,
+            platform.clock,
+            body.username,
+            body.password,
+            display_name=body.display_name,
         )
         out = _user_out(user, False)
-    platform.audit.record(Entry("create", principal.actor, object_type="user", object_ids=[out.id]))
+        change.record(Entry("create", principal.actor, object_type="user", object_ids=[out.id]))
     return out
 
 
@@ -151,18 +161,22 @@ def disable_user(
     platform: PlatformDep,
     principal: Annotated[Principal, Depends(requires(Permission.USER_MANAGE))],
 ) -> UserOut:
-    with admin_session(platform) as session:
-        user = users.get_user(session, user_id)
+    with admin_change(platform) as change:
+        user = users.get_user(change.session, user_id)
         if user.id == principal.user_id:
             raise InvalidInputError("you cannot disable your own account")
         user.active = False
-        users.revoke_sessions(session, platform.clock, user.id)
+        users.revoke_sessions(change.session, platform.clock, user.id)
         out = _user_out(user, _is_locked(platform, user))
-    platform.audit.record(
-        Entry(
-            "update", principal.actor, object_type="user", object_ids=[user_id], detail="disabled"
+        change.record(
+            Entry(
+                "update",
+                principal.actor,
+                object_type="user",
+                object_ids=[user_id],
+                detail="disabled",
+            )
         )
-    )
     return out
 
 
@@ -178,22 +192,22 @@ def set_grants(
     principal: Annotated[Principal, Depends(requires(Permission.GRANT_MANAGE))],
 ) -> UserOut:
     role = users.parse_role(body.role)
-    with admin_session(platform) as session:
-        user = users.get_user(session, user_id)
+    with admin_change(platform) as change:
+        user = users.get_user(change.session, user_id)
         if user.id == principal.user_id:
             raise InvalidInputError("you cannot change your own grants")
-        users.set_grants(session, user, role, body.scopes)
-        users.revoke_sessions(session, platform.clock, user.id)
+        users.set_grants(change.session, user, role, body.scopes)
+        users.revoke_sessions(change.session, platform.clock, user.id)
         out = _user_out(user, _is_locked(platform, user))
-    platform.audit.record(
-        Entry(
-            "role_change",
-            principal.actor,
-            object_type="user",
-            object_ids=[user_id],
-            detail=f"role={out.role} scopes={out.scopes}",
+        change.record(
+            Entry(
+                "role_change",
+                principal.actor,
+                object_type="user",
+                object_ids=[user_id],
+                detail=f"role={out.role} scopes={out.scopes}",
+            )
         )
-    )
     return out
 
 
@@ -203,15 +217,19 @@ def unlock_user(
     platform: PlatformDep,
     principal: Annotated[Principal, Depends(requires(Permission.GRANT_MANAGE))],
 ) -> UserOut:
-    with admin_session(platform) as session:
-        user = users.get_user(session, user_id)
+    with admin_change(platform) as change:
+        user = users.get_user(change.session, user_id)
         users.unlock(user)
         out = _user_out(user, False)
-    platform.audit.record(
-        Entry(
-            "update", principal.actor, object_type="user", object_ids=[user_id], detail="unlocked"
+        change.record(
+            Entry(
+                "update",
+                principal.actor,
+                object_type="user",
+                object_ids=[user_id],
+                detail="unlocked",
+            )
         )
-    )
     return out
 
 
@@ -225,18 +243,18 @@ def revoke_user_sessions(
     platform: PlatformDep,
     principal: Annotated[Principal, Depends(requires(Permission.GRANT_MANAGE))],
 ) -> None:
-    with admin_session(platform) as session:
-        users.get_user(session, user_id)
-        count = users.revoke_sessions(session, platform.clock, user_id)
-    platform.audit.record(
-        Entry(
-            "revoke",
-            principal.actor,
-            object_type="user",
-            object_ids=[user_id],
-            detail=f"{count} sessions",
+    with admin_change(platform) as change:
+        users.get_user(change.session, user_id)
+        count = users.revoke_sessions(change.session, platform.clock, user_id)
+        change.record(
+            Entry(
+                "revoke",
+                principal.actor,
+                object_type="user",
+                object_ids=[user_id],
+                detail=f"{count} sessions",
+            )
         )
-    )
 
 
 @tree_router.get("", response_model=list[NodeOut], summary="Children of a node (or the roots)")

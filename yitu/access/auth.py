@@ -127,7 +127,9 @@ class LoginResult:
 def login(platform: Platform, username: str, password: str, client_ip: str) -> LoginResult:
     settings, now = platform.settings, platform.clock.now()
     outcome, detail, result, user_id, role = "failed", "wrong username or password", None, None, ""
-    with platform.db.session(**{SCOPE_KEY: UNRESTRICTED}) as session:
+    # The failure counter, the lock, the new session and the audit record commit together.
+    with platform.audit.change(**{SCOPE_KEY: UNRESTRICTED}) as change:
+        session = change.session
         user = session.scalar(select(User).where(User.username == username))
         if user is not None:
             user_id, role = user.id, user.role or ""
@@ -168,11 +170,13 @@ def login(platform: Platform, username: str, password: str, client_ip: str) -> L
                 user.must_change_password,
                 settings.session_idle_minutes * 60,
             )
-    actor = Actor(user_id=user_id, username=username[:64], role=role, client_ip=client_ip)
+        actor = Actor(user_id=user_id, username=username[:64], role=role, client_ip=client_ip)
+        if result is not None:
+            change.record(Entry("login", actor))
+        else:
+            change.record(Entry("login_failed", actor, success=False, detail=detail))
     if result is not None:
-        platform.audit.record(Entry("login", actor))
         return result
-    platform.audit.record(Entry("login_failed", actor, success=False, detail=detail))
     if outcome == "locked":
         raise LockedError(
             f"account is locked for {settings.lockout_minutes} minutes after "
@@ -249,11 +253,11 @@ def authenticate(platform: Platform, token: str, client_ip: str) -> Principal:
 
 
 def logout(platform: Platform, principal: Principal) -> None:
-    with platform.db.session(**{SCOPE_KEY: UNRESTRICTED}) as session:
-        session.execute(
+    with platform.audit.change(**{SCOPE_KEY: UNRESTRICTED}) as change:
+        change.session.execute(
             update(AuthSession)
             .where(AuthSession.id == principal.session_id)
             .values(revoked_at=platform.clock.now())
         )
+        change.record(Entry("logout", principal.actor))
     invalidate_principals()
-    platform.audit.record(Entry("logout", principal.actor))

@@ -14,6 +14,7 @@ from yitu.access.auth import authenticate
 from yitu.access.principal import Principal
 from yitu.access.roles import Permission
 from yitu.access.scope import SCOPE_KEY, Scope
+from yitu.audit.chain import Change
 from yitu.core.errors import ForbiddenError, UnauthenticatedError
 from yitu.runtime import Platform
 
@@ -73,6 +74,21 @@ def scoped_session(platform: Platform, principal: Principal) -> Iterator[Session
     """A transaction that sees only the principal's jurisdiction."""
     with platform.db.session(**{SCOPE_KEY: principal.scope}) as session:
         yield session
+
+
+@contextmanager
+def scoped_change(platform: Platform, principal: Principal) -> Iterator[Change]:
+    """``scoped_session`` for a change: the change and its audit records commit together
+    (``AuditLog.change``)."""
+    with platform.audit.change(**{SCOPE_KEY: principal.scope}) as change:
+        yield change
+
+
+@contextmanager
+def admin_change(platform: Platform) -> Iterator[Change]:
+    """``admin_session`` for a change: the change and its audit records commit together."""
+    with platform.audit.change(**{SCOPE_KEY: Scope(frozenset())}) as change:
+        yield change
 
 
 @contextmanager

@@ -20,6 +20,7 @@ def _dummy_hash() -> str:
     it; built on first use (an argon2 hash costs ~0.3 s, which every CLI start would pay)."""
     return _hasher.hash("yitu-dummy-password")
 
+
 MIN_LENGTH = 10
 
 

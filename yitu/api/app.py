@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from yitu import __version__
 from yitu.access.api import auth_router, tree_router, users_router
@@ -41,7 +41,8 @@ def create_app(platform: Platform) -> FastAPI:
         description="One map for county-level grassroots governance.",
     )
     app.state.platform = platform
-    api = APIRouter(prefix=API_PREFIX)
+    # Each domain router hangs directly off the app: every level of included routers is
+    # matched again per request (FastAPI walks the route list at each level, twice).
     for router in (
         auth_router,
         users_router,
@@ -53,13 +54,12 @@ def create_app(platform: Platform) -> FastAPI:
         case_kpi_router,
         cases_router,
     ):
-        api.include_router(router)
+        app.include_router(router, prefix=API_PREFIX)
 
-    @api.get("/health", tags=["meta"], summary="Liveness")
+    @app.get(f"{API_PREFIX}/health", tags=["meta"], summary="Liveness")
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    app.include_router(api)
     # Open311 GeoReport v2 keeps the spec's paths (/open311/v2/…), outside /api/v1.
     app.include_router(open311_router)
     problems.install(app)

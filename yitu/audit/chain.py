@@ -14,13 +14,15 @@ import json
 import logging
 import threading
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from hashlib import sha256
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
 
 from yitu.audit.keys import AuditKey
 from yitu.audit.models import AuditEvent
@@ -291,25 +293,25 @@ class AuditLog:
         return values
 
     def _append(self, conn: Connection, items: list[tuple[Entry, str]]) -> tuple[list[int], str]:
-        """Insert ``items`` as consecutive records after the head; return their seqs and the
-        last MAC. The first insert takes the write lock (SQLite) or the advisory lock is taken
-        first (PostgreSQL), so once it lands on the head, the rest follow it with no gap."""
+        """Insert ``items`` as consecutive records after the head, in ``conn``'s transaction;
+        return their seqs and the last MAC.
+
+        The first insert is conditional on the hinted head still being the head (no hint: on
+        the log being empty). On PostgreSQL the advisory lock is taken first; on SQLite that
+        first insert is a write statement, so even when it inserts nothing it has taken the
+        database write lock. Either way the head read that follows a failed condition cannot
+        change until this transaction ends, and the rest follow it with no gap."""
         if self.db.dialect == "postgresql":
             conn.execute(_PG_LOCK)
-        rows: list[dict[str, Any]] = []
-        if self._head is not None:
-            first = self._values(items[0][0], self._head[0] + 1, self._head[1], items[0][1])
-            first["head_seq"] = self._head[0]
-            if conn.execute(_APPEND_IF_HEAD, first).rowcount == 1:
-                del first["head_seq"]
-                rows.append(first)
-        if not rows:  # no hint, or another process appended since: read the head under the lock
+        hint = self._head or (0, GENESIS)
+        first = self._values(items[0][0], hint[0] + 1, hint[1], items[0][1])
+        if conn.execute(_APPEND_IF_HEAD, {**first, "head_seq": hint[0]}).rowcount == 1:
+            rows, to_insert = [first], []
+        else:  # another writer appended since the hint: read the head, now under the lock
             head = conn.execute(_HEAD).first()
             seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
-            rows.append(self._values(items[0][0], seq, prev, items[0][1]))
+            rows = [self._values(items[0][0], seq, prev, items[0][1])]
             to_insert = rows[:]
-        else:
-            to_insert = []
         for entry, request_id in items[1:]:
             row = self._values(entry, rows[-1]["seq"] + 1, rows[-1]["mac"], request_id)
             rows.append(row)
@@ -318,12 +320,60 @@ class AuditLog:
             conn.execute(insert(AuditEvent), to_insert)
         return [r["seq"] for r in rows], rows[-1]["mac"]
 
+    @contextmanager
+    def change(self, **info: Any) -> Iterator[Change]:
+        """One transaction for a change and its audit records (等保: every change audited).
+
+        ``with audit.change(**session_info) as change:`` make the change in ``change.session``
+        and ``change.record(entry)`` what was done. On leaving the block the session is
+        flushed, the entries are appended to the chain *in the same transaction*, and it
+        commits: the change and its records are durable together or not at all. An exception
+        in the block, in the flush, in the append or at commit rolls everything back. A change
+        that recorded nothing is refused (rolled back).
+
+        The chain stays linear because the append happens under the database's write lock
+        (SQLite: held from the transaction's first write; PostgreSQL: the advisory lock),
+        held until this commit; no process lock is taken while that lock is held, so this
+        cannot deadlock with the group commit of reads (which takes the process lock first).
+        """
+        with self.db.sessions() as session:
+            session.info.update(info)
+            change = Change(session)
+            with session.begin():
+                yield change
+                if not change.entries:
+                    raise RuntimeError("an audited change must record at least one audit entry")
+                session.flush()
+                seqs, mac = self._append(session.connection(), change.entries)
+            change.seqs = seqs
+        self._advance_head(seqs[-1], mac)
+
+    def _advance_head(self, seq: int, mac: str) -> None:
+        """Remember a committed record as the head hint unless a later one is known already."""
+        with self._lock:
+            if self._head is None or self._head[0] < seq:
+                self._head = (seq, mac)
+
     def head(self) -> tuple[int, str] | None:
         with self.db.session() as session:
             row = session.execute(
                 select(AuditEvent.seq, AuditEvent.mac).order_by(AuditEvent.seq.desc()).limit(1)
             ).first()
         return (row[0], row[1]) if row else None
+
+
+class Change:
+    """An audited change in progress (see ``AuditLog.change``): its ORM session, and the audit
+    entries that will be committed with it."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.entries: list[tuple[Entry, str]] = []
+        self.seqs: list[int] = []  # set once committed
+
+    def record(self, entry: Entry) -> None:
+        """Audit ``entry`` with this change (appended to the chain when the change commits)."""
+        self.entries.append((entry, request_id_var.get()))
 
 
 class AuditUnavailableError(RuntimeError):

@@ -26,18 +26,18 @@ def load(
     """Load statistical divisions (county, towns, villages). Codes already present are kept."""
     p = platform()
     try:
-        with p.db.session(**{SCOPE_KEY: UNRESTRICTED}) as session:
-            added = load_divisions(session, csv)
+        with p.audit.change(**{SCOPE_KEY: UNRESTRICTED}) as change:  # nodes + record, or neither
+            added = load_divisions(change.session, csv)
+            change.record(
+                Entry(
+                    "config_change",
+                    cli_actor(),
+                    object_type="jurisdiction",
+                    detail=f"loaded divisions: {added} new nodes",
+                )
+            )
     except YituError as exc:
         raise typer.BadParameter(exc.detail) from exc
-    p.audit.record(
-        Entry(
-            "config_change",
-            cli_actor(),
-            object_type="jurisdiction",
-            detail=f"loaded divisions: {added} new nodes",
-        )
-    )
     typer.echo(f"{added} jurisdiction nodes added")
 
 
@@ -48,13 +48,18 @@ def add_grid(village: str, serial: int, name: str) -> None:
         raise typer.BadParameter("serial must be 1-999")
     p = platform()
     try:
-        with p.db.session(**{SCOPE_KEY: UNRESTRICTED}) as session:
-            parent = get_node(session, village)
-            node = add_node(session, f"{parent.code}{serial:03d}", name, Level.GRID, parent)
+        with p.audit.change(**{SCOPE_KEY: UNRESTRICTED}) as change:
+            parent = get_node(change.session, village)
+            node = add_node(change.session, f"{parent.code}{serial:03d}", name, Level.GRID, parent)
             code = node.code
+            change.record(
+                Entry(
+                    "config_change",
+                    cli_actor(),
+                    object_type="jurisdiction",
+                    detail=f"added grid {code}",
+                )
+            )
     except YituError as exc:
         raise typer.BadParameter(exc.detail) from exc
-    p.audit.record(
-        Entry("config_change", cli_actor(), object_type="jurisdiction", detail=f"added grid {code}")
-    )
     typer.echo(f"grid {code} added")

@@ -32,9 +32,9 @@ def add(
     p = platform()
     one_time = password or generate_password()
     try:
-        with p.db.session(**{SCOPE_KEY: UNRESTRICTED}) as session:
+        with p.audit.change(**{SCOPE_KEY: UNRESTRICTED}) as change:  # account + record, or neither
             user = users.create_user(
-                session,
+                change.session,
                 p.clock,
                 username,
                 one_time,
@@ -44,13 +44,17 @@ def add(
                 must_change_password=True,
             )
             user_id = user.id
+            change.record(
+                Entry(
+                    "create",
+                    cli_actor(),
+                    object_type="user",
+                    object_ids=[user_id],
+                    detail=f"role={role}",
+                )
+            )
     except YituError as exc:
         raise typer.BadParameter(exc.detail) from exc
-    p.audit.record(
-        Entry(
-            "create", cli_actor(), object_type="user", object_ids=[user_id], detail=f"role={role}"
-        )
-    )
     typer.echo(f"created user {username} (id {user_id}, role {role})")
     if not password:
         typer.echo(f"one-time password: {one_time}")
@@ -61,15 +65,18 @@ def reset_password(username: str) -> None:
     """Set a new one-time password (printed) and unlock the account."""
     p = platform()
     one_time = generate_password()
-    with p.db.session(**{SCOPE_KEY: UNRESTRICTED}) as session:
-        user = session.scalar(select(User).where(User.username == username))
+    with p.audit.change(**{SCOPE_KEY: UNRESTRICTED}) as change:
+        user = change.session.scalar(select(User).where(User.username == username))
         if user is None:
             raise typer.BadParameter(NotFoundError(f"user {username} does not exist").detail)
         users.reset_password(user, one_time)
-        user_id = user.id
-    p.audit.record(
-        Entry(
-            "update", cli_actor(), object_type="user", object_ids=[user_id], detail="password reset"
+        change.record(
+            Entry(
+                "update",
+                cli_actor(),
+                object_type="user",
+                object_ids=[user.id],
+                detail="password reset",
+            )
         )
-    )
     typer.echo(f"one-time password for {username}: {one_time}")

@@ -15,10 +15,11 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from yitu.access.deps import get_platform, requires, scoped_session
+from yitu.access.deps import get_platform, requires, scoped_change, scoped_session
 from yitu.access.masking import Purpose, Tier, tier_for
 from yitu.access.principal import Principal
 from yitu.access.roles import Permission
+from yitu.api.query import QueryModel
 from yitu.audit.chain import Entry
 from yitu.core.errors import InvalidInputError
 from yitu.people import services
@@ -27,16 +28,18 @@ from yitu.people.schemas import (
     BreakGlass,
     PersonCount,
     PersonCreate,
+    PersonListQuery,
     PersonOut,
     PersonPage,
     PersonSearch,
+    masked_rows,
     page_json,
-    person_dict,
     person_out,
 )
 from yitu.runtime import Platform
 
 router = APIRouter(prefix="/people", tags=["people"])
+LIST_QUERY = QueryModel(PersonListQuery)
 
 
 class JSONBytes(Response):
@@ -121,23 +124,23 @@ def _audit_read(
     platform.audit.submit(_read_entry(principal, action, ids, tier, purpose, reason, detail))
 
 
-@router.get("", response_model=PersonPage, summary="List people in your jurisdiction (masked L1)")
+@router.get(
+    "",
+    response_model=PersonPage,
+    summary="List people in your jurisdiction (masked L1)",
+    openapi_extra=LIST_QUERY.openapi_extra,
+)
 async def list_people(
     request: Request,
     principal: Annotated[Principal, Depends(requires(Permission.PERSON_LIST))],
-    node: NodeQuery = None,
-    gender: GenderQuery = None,
-    age_min: AgeQuery = None,
-    age_max: AgeQuery = None,
-    sort: str = "id",
-    cursor: str | None = None,
-    limit: int | None = None,
 ) -> PersonPage:
-    # Parameters inline, platform from app state: every dependency costs FastAPI work per call.
+    # The hot read: query parameters validated in one call (``QueryModel``), platform from app
+    # state; every FastAPI parameter or dependency costs per-request work.
+    q = LIST_QUERY.parse(request)
     platform: Platform = request.app.state.platform
-    f = services.PersonFilter(node=node, gender=gender, age_min=age_min, age_max=age_max)
+    f = services.PersonFilter(node=q.node, gender=q.gender, age_min=q.age_min, age_max=q.age_max)
     tier = tier_for(principal.role, Purpose.LIST)
-    page_size = _page_limit(request, limit)
+    page_size = _page_limit(request, q.limit)
 
     def work() -> tuple[bytes, Entry | None]:
         # The read, then its audit entry; the body leaves only after that entry is committed
@@ -145,10 +148,10 @@ async def list_people(
         today = _today(platform)
         with platform.db.engine.connect() as conn:
             rows, next_cursor = services.list_people(
-                conn, principal, f, today, sort=sort, cursor=cursor, limit=page_size
+                conn, principal, f, today, sort=q.sort, cursor=q.cursor, limit=page_size
             )
-        body = page_json([person_dict(p, tier, today) for p in rows], next_cursor)
-        ids = [p.id for p in rows]
+        body = page_json(masked_rows(rows, tier, today), next_cursor)
+        ids = [row[0] for row in rows]
         return body, (_read_entry(principal, "view", ids, tier, Purpose.LIST) if ids else None)
 
     return JSONBytes(await _serve_audited(platform, work))  # type: ignore[return-value]
@@ -290,9 +293,9 @@ async def create_person(
     tier = tier_for(principal.role, Purpose.DETAIL)
 
     def work() -> PersonOut:
-        with scoped_session(platform, principal) as session:
+        with scoped_change(platform, principal) as change:  # the person and its record, or neither
             person = services.create_person(
-                session,
+                change.session,
                 principal,
                 platform.clock,
                 name=body.name,
@@ -301,16 +304,16 @@ async def create_person(
                 address=body.address,
                 node_code=body.node_code,
             )
-        platform.audit.record(
-            Entry(
-                "create",
-                principal.actor,
-                object_type="person",
-                object_ids=[person.id],
-                fields=["name", "id_number", "phone", "address"],
-                purpose="register",
+            change.record(
+                Entry(
+                    "create",
+                    principal.actor,
+                    object_type="person",
+                    object_ids=[person.id],
+                    fields=["name", "id_number", "phone", "address"],
+                    purpose="register",
+                )
             )
-        )
         return person_out(person, tier, _today(platform))
 
     return await platform.call(work)

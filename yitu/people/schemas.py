@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 from pydantic_core import to_json
 
-from yitu.access.masking import (
-    Tier,
-    age_band,
-    age_on,
-    mask_address,
-    mask_id_number,
-    mask_name,
-    mask_phone,
-)
+from yitu.access.masking import Tier, age_band, age_on, maskers
 
 
 class PersonOut(BaseModel):
@@ -56,20 +49,47 @@ class PersonLike(Protocol):
 
 def person_dict(person: PersonLike, tier: Tier, today: date) -> dict[str, Any]:
     """The masked fields of ``PersonOut`` as a plain dict (lists serialise these directly)."""
-    age = age_on(person.birth_date, today)
-    return {
-        "id": person.id,
-        "node_id": person.node_id,
-        "tier": tier.name,
-        "name": mask_name(person.name, tier),
-        "id_number": mask_id_number(person.id_number, tier),
-        "phone": mask_phone(person.phone, tier),
-        "address": mask_address(person.address, tier),
-        "gender": person.gender,
-        "age": age if tier >= Tier.L1 else None,
-        "age_band": age_band(age) if tier == Tier.L0 else None,
-        "birth_date": person.birth_date if tier == Tier.L3 else None,
-    }
+    return person_dicts([person], tier, today)[0]
+
+
+def person_dicts(people: Iterable[PersonLike], tier: Tier, today: date) -> list[dict[str, Any]]:
+    """``person_dict`` for many people."""
+    return masked_rows(
+        [
+            (p.id, p.node_id, p.name, p.id_number, p.phone, p.address, p.gender, p.birth_date)
+            for p in people
+        ],
+        tier,
+        today,
+    )
+
+
+def masked_rows(rows: Iterable[Sequence[Any]], tier: Tier, today: date) -> list[dict[str, Any]]:
+    """``person_dict`` for rows whose first columns are, in order, id, node_id, name, id_number,
+    phone, address, gender, birth_date (``people.services.PERSON_COLUMNS``); later ones are
+    ignored. Positional, because a SQLAlchemy row's attribute access costs more than the
+    masking, and the tier's maskers are looked up once, not per field."""
+    name, id_number, phone, address = maskers(tier)
+    label, l0, l3 = tier.name, tier == Tier.L0, tier == Tier.L3
+    out = []
+    for pid, node_id, raw_name, raw_id, raw_phone, raw_address, gender, born, *_ in rows:
+        age = age_on(born, today)
+        out.append(
+            {
+                "id": pid,
+                "node_id": node_id,
+                "tier": label,
+                "name": name(raw_name),
+                "id_number": id_number(raw_id),
+                "phone": phone(raw_phone),
+                "address": address(raw_address),
+                "gender": gender,
+                "age": None if l0 else age,
+                "age_band": age_band(age) if l0 else None,
+                "birth_date": born if l3 else None,
+            }
+        )
+    return out
 
 
 def person_out(person: PersonLike, tier: Tier, today: date) -> PersonOut:
@@ -84,6 +104,18 @@ def page_json(items: list[dict[str, Any]], next_cursor: str | None) -> bytes:
 class PersonPage(BaseModel):
     items: list[PersonOut]
     next_cursor: str | None
+
+
+class PersonListQuery(BaseModel):
+    """The list endpoint's query parameters (parsed by ``yitu.api.query.QueryModel``)."""
+
+    node: str | None = Field(None, description="jurisdiction code; its whole subtree")
+    gender: str | None = Field(None, pattern="^[MF]$")
+    age_min: int | None = Field(None, ge=0, le=150)
+    age_max: int | None = Field(None, ge=0, le=150)
+    sort: str = Field("id", description="id, created_at or node; a leading '-' for descending")
+    cursor: str | None = Field(None, description="next_cursor of the previous page")
+    limit: int | None = Field(None, description="page size (default and maximum per settings)")
 
 
 class PersonCount(BaseModel):
