@@ -11,7 +11,9 @@ app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=
 
 
 @app.command()
-def upgrade(revision: str = typer.Argument("heads", help="target revision (default: every branch head)")) -> None:
+def upgrade(
+    revision: str = typer.Argument("heads", help="target revision (default: every branch head)"),
+) -> None:
     """Migrate the database in YITU_DATABASE_URL (default ./data/yitu.db) to REVISION."""
     settings = Settings()
     alembic_upgrade(settings.resolved_database_url, revision)
