@@ -5,7 +5,10 @@ Revision ID: 0003_cases
 Revises: 0002
 """
 
+import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from importlib import resources
 
 import sqlalchemy as sa
 from alembic import op
@@ -435,6 +438,92 @@ def upgrade() -> None:
 
     # ### end Alembic commands ###
     _events_append_only()
+    _load_dictionary()
+
+
+def _load_dictionary() -> None:
+    """The bundled departments and category dictionary (``yitu/cases/data/*.json``), so a new
+    database accepts reports at once. Later edits are new category versions (API); township
+    departments get their jurisdiction node when ``yitu cases seed`` runs after the divisions
+    are loaded (routing also finds them by code)."""
+    data = resources.files("yitu.cases") / "data"
+    departments = json.loads((data / "departments.json").read_text("utf-8"))["departments"]
+    categories = json.loads((data / "categories.json").read_text("utf-8"))["categories"]
+    dept_table = sa.table(
+        "case_departments",
+        sa.column("code", sa.String),
+        sa.column("name_zh", sa.String),
+        sa.column("name_en", sa.String),
+        sa.column("kind", sa.String),
+        sa.column("active", sa.Boolean),
+    )
+    op.bulk_insert(
+        dept_table,
+        [
+            {
+                "code": d["code"],
+                "name_zh": d["name_zh"],
+                "name_en": d["name_en"],
+                "kind": d["kind"],
+                "active": True,
+            }
+            for d in departments
+        ],
+    )
+    ids = dict(op.get_bind().execute(sa.text("SELECT code, id FROM case_departments")).all())
+    cat_table = sa.table(
+        "case_categories",
+        *(
+            sa.column(c, sa.String)
+            for c in (
+                "code",
+                "kind",
+                "major_code",
+                "major_name_zh",
+                "minor_code",
+                "name_zh",
+                "name_en",
+                "filing_condition",
+                "closing_condition",
+            )
+        ),
+        sa.column("version", sa.Integer),
+        sa.column("time_limits", sa.JSON),
+        sa.column("department_id", sa.Integer),
+        sa.column("duplicate_radius_m", sa.Float),
+        sa.column("valid_from", sa.DateTime(timezone=True)),
+    )
+    now = datetime.now(UTC)
+    op.bulk_insert(
+        cat_table,
+        [
+            {
+                **{
+                    k: c[k]
+                    for k in (
+                        "code",
+                        "kind",
+                        "major_code",
+                        "major_name_zh",
+                        "minor_code",
+                        "name_zh",
+                        "name_en",
+                        "filing_condition",
+                        "closing_condition",
+                        "duplicate_radius_m",
+                    )
+                },
+                "version": 1,
+                "time_limits": {
+                    grade: {stage: [float(v[0]), v[1]] for stage, v in stages.items()}
+                    for grade, stages in c["time_limits"].items()
+                },
+                "department_id": ids.get(c["department"]),  # "township": none (by place)
+                "valid_from": now,
+            }
+            for c in categories
+        ],
+    )
 
 
 APPEND_ONLY_PG = """
