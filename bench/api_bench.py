@@ -1,7 +1,8 @@
 """API benchmark: the platform's audited read endpoint next to two bare FastAPI peers.
 
-Each server is uvicorn (one process, one at a time) on loopback, driven by the same minimal
-asyncio HTTP/1.1 keep-alive client with the same concurrency. Measured:
+Each server is uvicorn (one process each, all started, measured in turns: interleaved slices,
+so load from other work on the machine falls on all of them alike) on loopback, driven by the
+same minimal asyncio HTTP/1.1 keep-alive client with the same concurrency. Measured:
 
 - ``yitu audited read``: ``GET /api/v1/people?limit=20`` as a grid worker: bearer-session
   lookup, jurisdiction scope, L1 masking, one HMAC-chained audit record per request, the
@@ -11,7 +12,7 @@ asyncio HTTP/1.1 keep-alive client with the same concurrency. Measured:
 
 Printed: requests/s and p50/p99 latency for each, and yitu's ratios to both peers.
 
-    .venv/bin/python bench/api_bench.py [--seconds 8] [--concurrency 16] [--people 2000]
+    .venv/bin/python bench/api_bench.py [--seconds 8] [--rounds 4] [--concurrency 16]
 """
 
 from __future__ import annotations
@@ -252,23 +253,43 @@ async def _load(
     return sum(errors), latencies, time.perf_counter() - started
 
 
-def measure(
-    name: str, port: int, path: str, headers: dict[str, str], args: argparse.Namespace
-) -> dict[str, Any]:
-    asyncio.run(_load(port, path, headers, 1.0, args.concurrency, 10_000))  # warm-up
-    errors, lat, elapsed = asyncio.run(
-        _load(port, path, headers, args.seconds, args.concurrency, args.max_requests)
-    )
-    if errors:
-        raise RuntimeError(f"{name}: {errors} non-200 answers")
-    lat.sort()
-    return {
-        "name": name,
-        "requests": len(lat),
-        "rps": len(lat) / elapsed,
-        "p50_ms": statistics.median(lat) * 1000,
-        "p99_ms": lat[int(len(lat) * 0.99) - 1] * 1000,
-    }
+def measure(targets: list[tuple[str, int, str, dict[str, str]]], args: Any) -> list[dict[str, Any]]:
+    """Measure every server in ``args.rounds`` interleaved slices (A B C A B C …) of
+    ``seconds / rounds`` each, so load from other work on the machine that comes and goes falls
+    on every server alike instead of on whichever happened to run at that moment."""
+    for _, port, path, headers in targets:  # warm-up
+        asyncio.run(_load(port, path, headers, 1.0, args.concurrency, 10_000))
+    lat: dict[str, list[float]] = {name: [] for name, *_ in targets}
+    elapsed = dict.fromkeys(lat, 0.0)
+    for _ in range(args.rounds):
+        for name, port, path, headers in targets:
+            errors, slice_lat, slice_s = asyncio.run(
+                _load(
+                    port,
+                    path,
+                    headers,
+                    args.seconds / args.rounds,
+                    args.concurrency,
+                    args.max_requests,
+                )
+            )
+            if errors:
+                raise RuntimeError(f"{name}: {errors} non-200 answers")
+            lat[name] += slice_lat
+            elapsed[name] += slice_s
+    results = []
+    for name, values in lat.items():
+        values.sort()
+        results.append(
+            {
+                "name": name,
+                "requests": len(values),
+                "rps": len(values) / elapsed[name],
+                "p50_ms": statistics.median(values) * 1000,
+                "p99_ms": values[int(len(values) * 0.99) - 1] * 1000,
+            }
+        )
+    return results
 
 
 def main() -> None:
@@ -277,6 +298,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--people", type=int, default=2000)
     parser.add_argument("--max-requests", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=4, help="interleaved slices per server")
     parser.add_argument("--database-url", default="", help="default: a fresh embedded SQLite")
     args = parser.parse_args()
 
@@ -286,28 +308,23 @@ def main() -> None:
         db_url = args.database_url or f"sqlite:///{data_dir / 'yitu.db'}"
         os.environ.setdefault("YITU_AUDIT_KEY", "bench-audit-key-0123456789abcdef")
         seed(db_url, data_dir, args.people)
-        results, bodies = [], {}
-        peers = [
-            ("bare FastAPI, constant", serve_bare, (), "/people"),
-            ("bare FastAPI + same SQL", serve_bare_query, (db_url,), "/people"),
+        bodies: dict[str, bytes] = {}
+        servers = [
+            ("bare FastAPI, constant", serve_bare, ()),
+            ("bare FastAPI + same SQL", serve_bare_query, (db_url,)),
+            ("yitu audited read", serve_platform, (db_url, str(data_dir))),
         ]
-        for name, target, extra, path in peers:
-            port = _free_port()
-            proc = ctx.Process(target=target, args=(*extra, port), daemon=True)
-            proc.start()
-            try:
-                _wait_up(f"http://127.0.0.1:{port}{path}")
-                bodies[name] = httpx.get(f"http://127.0.0.1:{port}{path}").content
-                results.append(measure(name, port, path, {}, args))
-            finally:
-                proc.terminate()
-                proc.join()
-
-        port = _free_port()
-        proc = ctx.Process(target=serve_platform, args=(db_url, str(data_dir), port), daemon=True)
-        proc.start()
+        procs, ports = [], {}
         try:
-            base = f"http://127.0.0.1:{port}"
+            for name, target, extra in servers:  # all up at once, measured in turns
+                ports[name] = _free_port()
+                procs.append(ctx.Process(target=target, args=(*extra, ports[name]), daemon=True))
+                procs[-1].start()
+            for name in ("bare FastAPI, constant", "bare FastAPI + same SQL"):
+                url = f"http://127.0.0.1:{ports[name]}/people"
+                _wait_up(url)
+                bodies[name] = httpx.get(url).content
+            base = f"http://127.0.0.1:{ports['yitu audited read']}"
             _wait_up(f"{base}/api/v1/health")
             token = httpx.post(
                 f"{base}/api/v1/auth/login", json={"username": "bench_gw", "password": PASSWORD}
@@ -321,17 +338,29 @@ def main() -> None:
             # An honest peer: the same rows (ids, in order) as yitu serves, unmasked.
             same_sql = json.loads(bodies["bare FastAPI + same SQL"])
             assert [i["id"] for i in check["items"]] == [i["id"] for i in same_sql["items"]]
-            results.append(
-                measure("yitu audited read", port, "/api/v1/people?limit=20", headers, args)
+            results = measure(
+                [
+                    ("bare FastAPI, constant", ports["bare FastAPI, constant"], "/people", {}),
+                    ("bare FastAPI + same SQL", ports["bare FastAPI + same SQL"], "/people", {}),
+                    (
+                        "yitu audited read",
+                        ports["yitu audited read"],
+                        "/api/v1/people?limit=20",
+                        headers,
+                    ),
+                ],
+                args,
             )
         finally:
-            proc.terminate()
-            proc.join()
+            for proc in procs:
+                proc.terminate()
+                proc.join()
 
     backend = "postgresql" if args.database_url.startswith("postgresql") else "sqlite (WAL)"
     print(
         f"API benchmark: {args.concurrency} concurrent keep-alive connections, "
-        f"{args.seconds:.0f} s each, uvicorn 1 process, {backend}, {os.cpu_count()} cores, "
+        f"{args.seconds:.0f} s each in {args.rounds} interleaved slices, uvicorn 1 process, "
+        f"{backend}, {os.cpu_count()} cores, "
         f"Python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}"
     )
     print(f"{'server':<28}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'body B':>9}")
