@@ -25,6 +25,7 @@ next run links them again.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -296,6 +297,7 @@ def link_people(
         )
     )
     result.pairs = len(pairs)
+    gc.collect()  # the splink linker and its DuckDB tables are garbage now: free them first
     mark("score")
     with db.engine.begin() as conn:
         _decide(conn, df, pairs, settings, now(), result)
@@ -311,9 +313,13 @@ def _decide(
     at: datetime,
     result: LinkResult,
 ) -> None:
-    records: dict[int, dict[str, Any]] = {int(r["id"]): r for r in df.to_dict("records")}
+    # Only the columns the decisions read: at county scale these dicts are the run's largest
+    # Python structure (one per record).
+    needed = df.drop(columns=["source", "name_key", "id_digits", "house_id", "building_id"])
+    records: dict[int, dict[str, Any]] = {int(r["id"]): r for r in needed.to_dict("records")}
+    del needed
     for r in records.values():
-        for key in ("address_id", "house_id", "building_id", "person_id"):
+        for key in ("address_id", "person_id"):
             v = r[key]
             r[key] = None if v is None or pd.isna(v) else int(v)
         r["birth_date"] = r["birth_date"] if isinstance(r["birth_date"], date) else None
