@@ -16,6 +16,7 @@ from yitu.cases.api import router as cases_router
 from yitu.cases.api import upload_limits as case_upload_limits
 from yitu.cases.kpi_api import router as case_kpi_router
 from yitu.cases.open311 import router as open311_router
+from yitu.intake.api import router as intake_router
 from yitu.people.api import router as people_router
 from yitu.registry.api import router as registry_router
 from yitu.runtime import Platform
@@ -53,6 +54,7 @@ def create_app(platform: Platform) -> FastAPI:
         web_router,
         case_kpi_router,
         cases_router,
+        intake_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 
