@@ -164,6 +164,20 @@ def test_dashboard_login_map_and_building_drill_down(
     assert not re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", text)
     assert not re.search(r"(?<!\d)\d{17}[\dX](?!\d)", text)
     assert "*" in text
+    # enum values in the page's language, never the API's identifiers
+    expect(page.locator("#building-use")).to_have_text("住宅")
+    for raw in ("residential", "self_occupied", "rented", "vacant", "tenant", "owner",
+                "householder", "family_member", "lodger"):
+        assert raw not in (page.locator("#detail").inner_text() or ""), raw
+    # the long grid code stays inside the panel: one line, whole in the title, a copy button
+    code = page.locator("#building-code")
+    assert len(code.get_attribute("title") or "") > 20
+    inside = page.evaluate("""() => {
+        const c = document.querySelector('#building-code').getBoundingClientRect();
+        const d = document.querySelector('#detail').getBoundingClientRect();
+        return c.right <= d.right && c.height < 24; }""")
+    assert inside, "the grid code does not overflow the panel"
+    expect(page.locator("#detail-body button.copy").first).to_be_visible()
     with case_map_world.platform.db.session(**{SCOPE_KEY: UNRESTRICTED}) as s:
         audited_after = s.scalar(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.detail == f"registry building {bid} residents"))
@@ -267,6 +281,17 @@ def test_citizen_report_then_dispatch_and_close(
     handler.click("#search-results a[data-case]")
     handler.click("#action-handle")
     expect(handler.locator("#case-state")).to_have_text("处置中")
+    # an extension request carries its length: the form says which field is missing first
+    handler.fill("#action-note", "等待配件")
+    handler.click("#action-request_extension")
+    expect(handler.locator("#action-error")).to_have_text("请填写: 延期时长")
+    handler.fill("#request-extension-value", "2")
+    handler.select_option("#request-extension-unit", "working_days")
+    handler.click("#action-request_extension")
+    expect(handler.locator("#case-extension")).to_have_text("2 工作日")
+    # the department by name, the grid code as the BeiDou text of the stored integer code
+    expect(handler.locator("#case-department")).to_have_text("市城市管理执法局")
+    expect(handler.locator("#case-grid-code")).to_have_text(grid)
     handler.fill("#action-note", "已修补")
     handler.click("#action-feedback")
     expect(handler.locator("#case-state")).to_have_text("已处置")
@@ -281,8 +306,18 @@ def test_citizen_report_then_dispatch_and_close(
     expect(desk.locator("#action-check")).to_have_count(0)
     desk.click("#action-close")
     expect(desk.locator("#case-state")).to_have_text("已结案")
+    # the return visit (回访) needs the citizen's satisfaction
+    desk.screenshot(path=str(shots / "case.png"))
+    desk.click("#action-visit")
+    expect(desk.locator("#action-error")).to_have_text("请填写: 满意度")
+    desk.select_option("#visit-satisfaction", "basically_satisfied")
+    desk.click("#action-visit")
+    expect(desk.locator("#case-satisfaction")).to_have_text("基本满意")
     with case_map_world.platform.db.session(**{SCOPE_KEY: UNRESTRICTED}) as s:
-        assert s.scalar(select(Case.state).where(Case.number == number)) == "closed"
+        done = s.scalar(select(Case).where(Case.number == number))
+        assert done is not None
+        assert done.state == "closed" and done.satisfaction == "basically_satisfied"
+        assert done.extension_pending is not None and done.extension_pending["value"] == 2.0
 
     # the citizen follows it to the end
     page.fill("#follow-number", number)
@@ -290,7 +325,6 @@ def test_citizen_report_then_dispatch_and_close(
     expect(page.locator("#follow-state")).to_have_attribute("data-state", "closed")
     for p in (page, desk, handler):
         assert p.errors == []  # type: ignore[attr-defined]
-
 
 
 def test_first_login_changes_the_one_time_password(

@@ -99,6 +99,13 @@ def test_cell_at_a_point_follows_the_zoom(map_world: World) -> None:
         assert r["level"] == level and r["code"] == encode(111.6755, 32.3851, level)
     r = map_world.client.get("/api/v1/map/cell?lon=200&lat=32&zoom=12", headers=h)
     assert r.status_code == 422 and "lon" in r.text
+    # level (the case panel: the case's level-10 code as text) overrides the zoom
+    r = map_world.client.get("/api/v1/map/cell?lon=111.6755&lat=32.3851&level=10").json()
+    assert r["level"] == 10 and r["code"] == encode(111.6755, 32.3851, 10)
+    r = map_world.client.get("/api/v1/map/cell?lon=111.6755&lat=32.3851")
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "zoom"
+    r = map_world.client.get("/api/v1/map/cell?lon=111.6755&lat=32.3851&level=11")
+    assert r.status_code == 422 and "level" in r.text
 
 
 @pytest.mark.parametrize("path", ["/", "/report"])

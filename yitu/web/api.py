@@ -19,6 +19,7 @@ from yitu.access.models import JurisdictionNode
 from yitu.access.principal import Principal
 from yitu.access.roles import Permission
 from yitu.access.scope import SCOPE_KEY, UNRESTRICTED, Scope
+from yitu.cases.errors import field_error
 from yitu.grid import GridError, cell_bbox, decode, encode, normalize
 from yitu.registry.models import Address, Building
 from yitu.runtime import Platform
@@ -249,11 +250,16 @@ async def map_search(body: MapSearch, platform: PlatformDep, principal: Reader) 
 async def cell_at(
     lon: Annotated[float, Query(ge=-180, le=180)],
     lat: Annotated[float, Query(gt=-88, lt=88)],
-    zoom: Annotated[int, Query(ge=0, le=tiles.MAX_ZOOM)],
+    zoom: Annotated[int | None, Query(ge=0, le=tiles.MAX_ZOOM)] = None,
+    level: Annotated[int | None, Query(ge=1, le=10, description="overrides zoom")] = None,
 ) -> CellHit:
     # Public (the citizen page shows the grid code of the place it reports): a pure
-    # computation of the grid library, reading nothing.
-    level = tiles.cell_level_for_zoom(zoom)
+    # computation of the grid library, reading nothing. ``level`` 10 gives the code the
+    # cases API stores as an integer (the case panel shows it as text).
+    if level is None:
+        if zoom is None:
+            raise field_error("zoom", "zoom or level is required")
+        level = tiles.cell_level_for_zoom(zoom)
     code = encode(lon, lat, level)
     w, s, e, n = cell_bbox(code, 2)
     return CellHit(code=code, level=level, bbox=[w, s, e, n])

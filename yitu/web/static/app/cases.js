@@ -3,7 +3,7 @@
 // (dispatch, close …). Everything comes from /api/v1/cases and /api/v1/map/cases*; a role
 // without case access sees the panel say so and no case layer.
 import { ApiError, api, escapeHtml as h } from "./api.js";
-import { actionName, lang, stateName, t } from "./i18n.js";
+import { actionName, enumName, lang, stateName, t } from "./i18n.js";
 
 const $ = (sel) => document.querySelector(sel);
 let map;
@@ -100,6 +100,13 @@ async function renderPanel() {
   return true;
 }
 
+// A long BeiDou code on one line: cut with an ellipsis, whole in the title, a copy button.
+export function codeLine(code, id = "") {
+  if (!code) return "—";
+  return `<span class="code-line"><span class="code" ${id ? `id="${id}"` : ""} title="${h(code)}">${
+    h(code)}</span><button type="button" class="copy" data-copy="${h(code)}">${t("copy")}</button></span>`;
+}
+
 // --- one case -------------------------------------------------------------------------------
 
 async function photoUrls(c) {
@@ -114,19 +121,66 @@ async function photoUrls(c) {
   return out;
 }
 
-async function actionsHtml(c) {
-  if (!c.allowed_actions.length) return "";
-  let deptSelect = "";
-  if (c.allowed_actions.includes("dispatch")) {
-    departments ??= await api("/api/v1/cases/departments").catch(() => []);
-    deptSelect = `<select id="dispatch-department"><option value="">${t("select_department")}</option>${
+// Workflow actions that carry data (cases.services.transition's `data`): each gets a small form
+// of its own; the rest are plain buttons. Required fields are checked here first so the user
+// gets the field's name at once; the server checks everything again (422 naming the field).
+const SATISFACTION = ["satisfied", "basically_satisfied", "unsatisfied"];
+const TIME_UNITS = ["working_hours", "working_days", "natural_hours"];
+const ACTION_FIELDS = {
+  dispatch: [{ key: "department", label: "department", kind: "department" }],
+  merge: [{ key: "into", label: "merge_into", kind: "text", required: true }],
+  request_extension: [
+    { key: "value", label: "extension_value", kind: "number", required: true },
+    { key: "unit", label: "extension_unit", kind: "select", options: TIME_UNITS, required: true },
+  ],
+  visit: [{ key: "satisfaction", label: "satisfaction", kind: "select", options: SATISFACTION, required: true }],
+  supervise: [{ key: "reason", label: "supervise_reason", kind: "text", maxlength: 40 }],
+};
+
+function fieldHtml(action, f, c) {
+  const id = `${action}-${f.key}`.replace(/_/g, "-");
+  let input;
+  if (f.kind === "department") {
+    input = `<select id="${id}"><option value="">${t("select_department")}</option>${
       departments.map((d) => `<option value="${h(d.code)}" ${d.code === c.department ? "selected" : ""}>${
         h(lang() === "zh" ? d.name_zh : d.name_en || d.name_zh)}</option>`).join("")}</select>`;
+  } else if (f.kind === "select") {
+    input = `<select id="${id}"><option value="">—</option>${f.options.map((o) =>
+      `<option value="${o}">${h(enumName(o))}</option>`).join("")}</select>`;
+  } else if (f.kind === "number") {
+    input = `<input id="${id}" type="number" min="0.5" max="720" step="0.5">`;
+  } else {
+    input = `<input id="${id}" type="text" ${f.maxlength ? `maxlength="${f.maxlength}"` : ""}>`;
   }
-  const buttons = c.allowed_actions.map((a) =>
-    `<button type="button" data-action="${h(a)}" id="action-${h(a)}">${h(actionName(a))}</button>`).join("");
+  return `<label>${t(f.label)}${f.required ? " *" : ""}${input}</label>`;
+}
+
+async function actionsHtml(c) {
+  if (!c.allowed_actions.length) return "";
+  const button = (a) =>
+    `<button type="submit" data-action="${h(a)}" id="action-${h(a)}">${h(actionName(a))}</button>`;
+  const plain = c.allowed_actions.filter((a) => !ACTION_FIELDS[a]);
+  const forms = c.allowed_actions.filter((a) => ACTION_FIELDS[a]).map((a) =>
+    `<form class="action-form" data-action="${h(a)}">${ACTION_FIELDS[a].map((f) => fieldHtml(a, f, c)).join("")}${
+      button(a)}</form>`).join("");
   return `<div class="actions"><textarea id="action-note" rows="2" placeholder="${t("comment")}"></textarea>
-    ${deptSelect}<div>${buttons}</div><p id="action-error" class="error"></p></div>`;
+    ${plain.length ? `<form class="action-plain">${plain.map(button).join(" ")}</form>` : ""}
+    ${forms}<p id="action-error" class="error"></p></div>`;
+}
+
+// The `data` of an action's form, or an error naming the first missing field.
+function actionData(action) {
+  const data = {};
+  for (const f of ACTION_FIELDS[action] || []) {
+    const el = document.getElementById(`${action}-${f.key}`.replace(/_/g, "-"));
+    const raw = el.value.trim();
+    if (!raw) {
+      if (f.required) { el.focus(); return { error: `${t("required")}: ${t(f.label)}` }; }
+      continue;
+    }
+    data[f.key] = f.kind === "number" ? Number(raw) : raw;
+  }
+  return { data };
 }
 
 export async function showCase(id, show) {
@@ -142,25 +196,33 @@ export async function showCase(id, show) {
     `<li>${h(new Date(e.at).toLocaleString())} · <b>${h(actionName(e.action))}</b>${
       e.to_state ? ` → ${h(stateName(e.to_state))}` : ""}${e.note ? `<br><span class="muted">${h(e.note)}</span>` : ""}</li>`).join("");
   const photos = (await photoUrls(c)).map((u) => `<img src="${u}" alt="">`).join("");
+  // the cases API stores the level-10 BeiDou code as an integer: shown as the code's text
+  const cell = await api(`/api/v1/map/cell?lon=${c.lon}&lat=${c.lat}&level=10`).catch(() => null);
+  departments ??= await api("/api/v1/cases/departments").catch(() => []);
+  const dept = departments.find((d) => d.code === c.department);
+  const deptName = dept ? (lang() === "zh" ? dept.name_zh : dept.name_en || dept.name_zh) : c.department;
   show(`<h3>${t("case")} <span id="case-number">${h(c.number)}</span></h3>
     <dl><dt>${t("state")}</dt><dd id="case-state">${h(stateName(c.state))}</dd>
     <dt>${t("category")}</dt><dd>${h(c.category)} ${h(c.title)}</dd>
-    <dt>${t("department")}</dt><dd>${h(c.department ?? "—")}</dd>
-    <dt>${t("grid_code")}</dt><dd class="code">${h(c.grid_code)}</dd></dl>
+    <dt>${t("department")}</dt><dd id="case-department">${h(deptName ?? "—")}</dd>
+    <dt>${t("grid_code")}</dt><dd>${codeLine(cell?.code ?? c.grid_code, "case-grid-code")}</dd>
+    ${c.extension_pending && c.state === "handling" ? `<dt>${t("extension_pending")}</dt><dd id="case-extension">${
+      h(c.extension_pending.value)} ${h(enumName(c.extension_pending.unit))}</dd>` : ""}
+    ${c.satisfaction ? `<dt>${t("satisfaction")}</dt><dd id="case-satisfaction">${
+      h(enumName(c.satisfaction))}</dd>` : ""}</dl>
     <p>${h(c.description ?? "")}</p>
     <div class="photos">${photos}</div>
     ${await actionsHtml(c)}
     <h4>${t("history")}</h4><ul class="history">${history}</ul>`);
   map?.flyTo({ center: [c.lon, c.lat], zoom: Math.max(map.getZoom(), 16) });
   const box = document.querySelector("#detail-body .actions");
-  box?.addEventListener("click", async (ev) => {
-    const action = ev.target.dataset?.action;
+  box?.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const action = ev.submitter?.dataset.action;
     if (!action) return;
-    const body = { action, note: $("#action-note").value || null, data: {} };
-    if (action === "dispatch") {
-      const dept = $("#dispatch-department").value;
-      if (dept) body.data.department = dept;
-    }
+    const { data, error } = actionData(action);
+    if (error) { $("#action-error").textContent = error; return; }
+    const body = { action, note: $("#action-note").value || null, data };
     try {
       await api(`/api/v1/cases/${c.id}/transitions`, { method: "POST", body });
       await showCase(c.id, show);

@@ -24,6 +24,9 @@ const DICT = {
     incoming: "新上报", service: "问题类型", new_cases: "新增", closed: "办结",
     red_warning: "红灯", yellow_warning: "黄灯", new_password: "新密码",
     must_change_password: "首次登录请设置新密码（至少10位，含字母和数字）",
+    copy: "复制", copied: "已复制", merge_into: "合并到案件(编号)", extension_value: "延期时长",
+    extension_unit: "单位", satisfaction: "满意度", supervise_reason: "督办事由",
+    required: "请填写", extension_pending: "待审批延期",
   },
   en: {
     title: "yitu · Laohekou one map", login: "Log in", logout: "Log out", username: "Username",
@@ -52,6 +55,9 @@ const DICT = {
     incoming: "Incoming", service: "Problem type", new_cases: "New", closed: "Closed",
     red_warning: "Red", yellow_warning: "Yellow", new_password: "New password",
     must_change_password: "First login: choose a new password (10+ characters, letters and digits)",
+    copy: "Copy", copied: "Copied", merge_into: "Merge into case (number)",
+    extension_value: "Extension", extension_unit: "Unit", satisfaction: "Satisfaction",
+    supervise_reason: "Reason", required: "Required", extension_pending: "Extension waiting",
   },
 };
 
@@ -91,3 +97,29 @@ const STATE_ZH = {
 
 export const actionName = (a) => (lang() === "zh" ? ACTION_ZH[a] || a : a.replace(/_/g, " "));
 export const stateName = (s) => (lang() === "zh" ? STATE_ZH[s] || s : s);
+
+// Registry and case enums (the API speaks in English identifiers; Chinese per the domain terms).
+const ENUM_ZH = {
+  // 建筑用途
+  residential: "住宅", commercial: "商业", office: "办公", industrial: "工业", warehouse: "仓储",
+  mixed: "商住混用", public: "公共服务", other: "其他",
+  // 房屋使用类型
+  self_occupied: "自用", rented: "出租", vacant: "闲置",
+  // 人房关系
+  owner: "产权人", householder: "户主", family_member: "家庭成员", tenant: "租住人",
+  lodger: "寄住人", registered: "户籍登记",
+  // 人员类型
+  hukou: "户籍人口", floating: "流动人口", lodging: "寄住人口", foreign: "境外人员",
+  // 角色
+  operator: "指挥中心坐席", dept_handler: "部门处置人员", township_officer: "乡镇干部",
+  grid_worker: "网格员", eldercare_operator: "养老服务人员", mediator: "人民调解员",
+  court_liaison: "法院联络员", sys_admin: "系统管理员", sec_admin: "安全管理员",
+  audit_admin: "安全审计员",
+  // 回访满意度, 时限单位
+  satisfied: "满意", basically_satisfied: "基本满意", unsatisfied: "不满意",
+  working_hours: "工作小时", working_days: "工作日", natural_hours: "自然小时",
+};
+
+//: An enum value in the page's language (unknown values are shown as they come).
+export const enumName = (v) =>
+  v === null || v === undefined ? "" : lang() === "zh" ? ENUM_ZH[v] || v : String(v).replace(/_/g, " ");

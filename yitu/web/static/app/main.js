@@ -1,9 +1,10 @@
 // The command dashboard (一图指挥): login, the map and its layers, drill-down, search, and the
 // case panel (cases.js). The page shows only what the API returns for this user.
 import { api, escapeHtml as h, session } from "./api.js";
-import { applyI18n, t, toggleLang } from "./i18n.js";
+import { applyI18n, enumName, t, toggleLang } from "./i18n.js";
 import { LAYER_GROUPS, boxPolygon, createMap, highlight, setGroupVisible } from "./map.js";
 import * as cases from "./cases.js";
+import { codeLine } from "./cases.js";
 
 const $ = (sel) => document.querySelector(sel);
 let map;
@@ -11,6 +12,22 @@ let map;
 function showDetail(html) {
   $("#detail-body").innerHTML = html;
   $("#detail").hidden = false;
+}
+
+async function copyCode(ev) {
+  const btn = ev.target.closest("button[data-copy]");
+  if (!btn) return;
+  ev.preventDefault();
+  try {
+    await navigator.clipboard.writeText(btn.dataset.copy);
+  } catch {
+    // no clipboard permission (e.g. plain http): select the text for Ctrl+C instead
+    const range = document.createRange();
+    range.selectNodeContents(btn.previousElementSibling);
+    getSelection().removeAllRanges();
+    getSelection().addRange(range);
+  }
+  btn.textContent = t("copied");
 }
 
 function hideDetail() {
@@ -84,18 +101,18 @@ async function showBuilding(feature) {
     const rows = [...floors.keys()].sort((a, b) => b - a).map((f) => {
       const rooms = floors.get(f).map((r) => {
         const people = r.residents.map((p) =>
-          `<li>${h(p.person.name)} · ${h(p.relation)} · ${h(p.person.phone ?? "")} ${h(p.person.id_number ?? "")}</li>`,
+          `<li>${h(p.person.name)} · ${h(enumName(p.relation))} · ${h(p.person.phone ?? "")} ${h(p.person.id_number ?? "")}</li>`,
         ).join("");
         return `<details class="room" data-room="${r.id}"><summary>${t("unit")} ${r.unit} · ${h(r.number)}
-          <span class="tag ${h(r.use)}">${h(r.use)}</span> (${r.residents.length})</summary>
+          <span class="tag ${h(r.use)}">${h(enumName(r.use))}</span> (${r.residents.length})</summary>
           <ul>${people || `<li class="muted">${t("no_residents")}</li>`}</ul>
-          <div class="code">${h(r.code3d)}</div></details>`;
+          ${codeLine(r.code3d)}</details>`;
       }).join("");
       return `<div class="floor"><div class="floor-no">${f}F</div><div class="floor-rooms">${rooms}</div></div>`;
     }).join("");
     showDetail(`<h3 id="building-title">${h(b.name)} ${h(b.door_number)}</h3>
       <dl><dt>${t("floors")}</dt><dd>${b.floors}</dd><dt>${t("height")}</dt><dd>${b.height_m} m</dd>
-      <dt>${t("use")}</dt><dd>${h(b.use)}</dd><dt>${t("grid_code")}</dt><dd class="code">${h(b.code3d)}</dd></dl>
+      <dt>${t("use")}</dt><dd id="building-use">${h(enumName(b.use))}</dd><dt>${t("grid_code")}</dt><dd>${codeLine(b.code3d, "building-code")}</dd></dl>
       <h4>${t("rooms")} (${d.rooms.length})</h4><p class="muted small">${t("masked_note")}</p>
       <div class="floors">${rows}</div>`);
   } catch (err) {
@@ -110,7 +127,7 @@ async function showCell(code, gridCode, geometry) {
   if (code) try {
     const c = await api(`/api/v1/registry/cells/${encodeURIComponent(code)}/people`);
     html += `<h4>${t("population")}: ${c.total}</h4><ul>${Object.entries(c.population)
-      .map(([k, v]) => `<li>${h(k)}: ${v}</li>`).join("")}</ul>`;
+      .map(([k, v]) => `<li>${h(enumName(k))}: ${v}</li>`).join("")}</ul>`;
   } catch (err) { html += failure(err); }
   if (gridCode) {
     try {
@@ -119,7 +136,7 @@ async function showCell(code, gridCode, geometry) {
         <dt>${t("population")}</dt><dd>${g.population_total}</dd>
         <dt>${t("elderly_alone")}</dt><dd>${g.elderly_living_alone}</dd>
         <dt>${t("buildings")}</dt><dd>${g.buildings}</dd>
-        <dt>${t("rooms")}</dt><dd>${Object.entries(g.rooms).map(([k, v]) => `${h(k)} ${v}`).join(" · ")}</dd>
+        <dt>${t("rooms")}</dt><dd>${Object.entries(g.rooms).map(([k, v]) => `${h(enumName(k))} ${v}`).join(" · ")}</dd>
         <dt>${t("organisations")}</dt><dd>${g.organisations}</dd></dl>`;
     } catch (err) { html += failure(err); }
   }
@@ -235,7 +252,7 @@ async function start() {
     return;
   }
   $("#login").hidden = true;
-  $("#who").textContent = `${user.username} · ${user.role}`;
+  $("#who").textContent = `${user.username} · ${enumName(user.role)}`;
   const config = await api("/api/v1/map/config", { auth: false });
   map = createMap("map", config);
   window.yituMap = map; // for the browser tests and the console
@@ -257,6 +274,7 @@ function init() {
   $("#search-form").addEventListener("submit", search);
   $("#search-results").addEventListener("click", onResultClick);
   $("#detail-close").addEventListener("click", hideDetail);
+  $("#detail-body").addEventListener("click", copyCode);
   window.addEventListener("yitu:logged-out", () => { $("#login").hidden = false; });
   start();
 }
