@@ -29,6 +29,7 @@ from yitu.access.models import JurisdictionNode
 from yitu.access.principal import Principal
 from yitu.access.roles import Permission, Role
 from yitu.access.scope import SCOPE_KEY, UNRESTRICTED
+from yitu.api.problems import problem
 from yitu.cases import services
 from yitu.cases.config import get_case_settings
 from yitu.cases.errors import field_error
@@ -37,6 +38,8 @@ from yitu.cases.workflow import OPEN, State
 from yitu.core.errors import NotFoundError
 from yitu.grid import from_int, vector
 from yitu.runtime import Platform
+from yitu.web.ratelimit import TokenBuckets
+from yitu.web.settings import web_settings
 
 router = APIRouter(tags=["map"])
 
@@ -211,6 +214,24 @@ def _public_case(session: Session, case: Case) -> dict[str, Any]:
     }
 
 
+def _citizen_wait(request: Request) -> int:
+    """Seconds this client must wait before its next public report (0: go ahead).
+
+    The buckets live on the app (one set per app and process), built on first use from the
+    settings; ``app.state.citizen_limiter = None`` means no limit."""
+    state = request.app.state
+    if not hasattr(state, "citizen_limiter"):
+        cfg = web_settings()
+        state.citizen_limiter = (
+            TokenBuckets(cfg.citizen_report_per_hour, cfg.citizen_report_burst)
+            if cfg.citizen_report_per_hour > 0 else None
+        )
+    limiter: TokenBuckets | None = state.citizen_limiter
+    if limiter is None:
+        return 0
+    return limiter.take(request.client.host if request.client else "")
+
+
 @router.post("/citizen/reports", status_code=201,
              summary="A citizen's report with photos and a location (public)")
 async def citizen_report(
@@ -225,6 +246,13 @@ async def citizen_report(
     reporter_phone: Annotated[str, Form(max_length=20)] = "",
     photos: Annotated[list[UploadFile] | None, File()] = None,
 ) -> JSONResponse:
+    wait = _citizen_wait(request)
+    if wait:
+        refused = problem(request, 429, "Too many requests",
+                          f"too many reports from this address: try again in {wait} s",
+                          retry_after=wait)
+        refused.headers["Retry-After"] = str(wait)
+        return refused
     limit = get_case_settings().max_photo_bytes
     raw = []
     for i, f in enumerate(photos or []):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -15,6 +16,10 @@ class WebSettings(BaseSettings):
     # basemap (a plain background under yitu's own vector layers).
     basemap_url: str = ""
     basemap_attribution: str = ""
+    # The public citizen report (no account) per client IP: a burst of this many reports,
+    # then this many an hour (a token bucket per address, in process). 0 per hour: no limit.
+    citizen_report_burst: int = Field(default=5, ge=1)
+    citizen_report_per_hour: float = Field(default=20.0, ge=0)
 
 
 @lru_cache
