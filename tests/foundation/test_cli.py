@@ -126,3 +126,28 @@ def test_audit_head_prints_an_anchor(env: dict[str, str]) -> None:
     out = run(env, "audit", "head")
     seq, mac = out.output.strip().split(":")
     assert seq == "1" and len(mac) == 64
+
+
+def test_demo_init_gives_a_county_operator_for_the_map(env: dict[str, str], tmp_path: Path) -> None:
+    first = run(env, "demo", "init")
+    assert "demo operator 'operator' created; one-time password:" in first.output, first.output
+    password = first.output.split("'operator' created; one-time password: ")[1].split()[0]
+    platform = make_platform(env["YITU_DATABASE_URL"], tmp_path / "x")
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(platform)) as client:
+        r = client.post("/api/v1/auth/login", json={"username": "operator", "password": password})
+        assert r.status_code == 200 and r.json()["must_change_password"] is True
+        auth = {"Authorization": f"Bearer {r.json()['token']}"}
+        new = "Operator-pass-2026"
+        change = {"current_password": password, "new_password": new}
+        r = client.post("/api/v1/auth/password", json=change, headers=auth)
+        assert r.status_code in (200, 204), r.text
+        r = client.post("/api/v1/auth/login", json={"username": "operator", "password": new})
+        auth = {"Authorization": f"Bearer {r.json()['token']}"}
+        people = client.get("/api/v1/people?limit=5", headers=auth)
+        assert people.status_code == 200 and len(people.json()["items"]) == 5  # the demo county
+    platform.db.dispose()
+    again = run(env, "demo", "init")
+    assert "demo operator 'operator' already set up" in again.output
+    assert run(env, "audit", "verify").exit_code == 0
