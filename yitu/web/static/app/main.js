@@ -42,8 +42,22 @@ function failure(err) {
 
 // --- login ---------------------------------------------------------------------------------
 
+let loggingIn = false;
+
 async function login(ev) {
   ev.preventDefault();
+  // one login at a time: a second submit while the first is in flight would change the
+  // one-time password twice, and the second change revokes the first one's session
+  if (loggingIn) return;
+  loggingIn = true;
+  try {
+    await loginOnce();
+  } finally {
+    loggingIn = false;
+  }
+}
+
+async function loginOnce() {
   const username = $("#login-user").value.trim();
   const password = $("#login-pass").value;
   $("#login-error").textContent = "";
