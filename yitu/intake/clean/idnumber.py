@@ -10,7 +10,7 @@ from datetime import date
 
 from yitu.intake.clean.result import Cleaned, Issue
 from yitu.intake.clean.text import blank, nfkc, squeeze
-from yitu.people.idnumber import check_digit
+from yitu.people.idnumber import check_digit, parse_id_number
 
 FIELD = "id_number"
 # GB/T 2260 province-level codes (first two digits); 83 = 港澳台居民居住证.
@@ -97,7 +97,7 @@ def clean_id_number(raw: str | None, today: date | None = None) -> Cleaned[str]:
 
 
 def id_birth_sex(number: str) -> tuple[date, str]:
-    """Birth date and sex ("M"/"F") of a canonical number (as cleaned)."""
-    born = _birth(number[6:14])
-    assert born is not None, "only for cleaned numbers"
-    return born, "M" if int(number[16]) % 2 else "F"
+    """Birth date and sex ("M"/"F") of a canonical 18-character number (as cleaned): the
+    people registry's own parser, so both read a number the same way."""
+    _, born, sex = parse_id_number(number)
+    return born, sex
