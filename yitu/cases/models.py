@@ -26,7 +26,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -38,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yitu.access.scope import Jurisdictional
-from yitu.core.db import Base
+from yitu.core.db import Base, UtcDateTime
 
 
 class CategoryKind(StrEnum):
@@ -123,8 +122,8 @@ class Category(Base):
     time_limits: Mapped[dict[str, Any]] = mapped_column(JSON)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("case_departments.id"))
     duplicate_radius_m: Mapped[float] = mapped_column(Float, default=50.0)
-    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    valid_from: Mapped[datetime] = mapped_column(UtcDateTime())
+    valid_to: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
@@ -193,10 +192,10 @@ class Case(Jurisdictional, Base):
     # keeps every stage's deadline as set (ISO strings), ``handle_due_at`` the disposal deadline
     # (extended by approved extensions) for 按期处置.
     stage: Mapped[str | None] = mapped_column(String(12))
-    stage_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    warn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    handle_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    stage_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    warn_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    handle_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     deadlines: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     warning_level: Mapped[str] = mapped_column(String(8), default=WarningLevel.NONE.value)
     # Working minutes left on the stage when suspended (缓办); restored on resume.
@@ -210,9 +209,9 @@ class Case(Jurisdictional, Base):
     supervision_count: Mapped[int] = mapped_column(Integer, default=0)
     satisfaction: Mapped[str | None] = mapped_column(String(24))  # basically_satisfied: 19
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # Optimistic lock: two concurrent transitions of one case cannot both commit.
     row_version: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -230,7 +229,7 @@ class CaseEvent(Jurisdictional, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor_external: Mapped[str] = mapped_column(String(64), default="")
     role: Mapped[str] = mapped_column(String(32))
@@ -255,10 +254,10 @@ class Evidence(Jurisdictional, Base):
     mime: Mapped[str] = mapped_column(String(32))
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
-    taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # EXIF
+    taken_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # EXIF
     lon: Mapped[float | None] = mapped_column(Float)  # EXIF GPS
     lat: Mapped[float | None] = mapped_column(Float)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Supervision(Jurisdictional, Base):
@@ -273,11 +272,11 @@ class Supervision(Jurisdictional, Base):
     reason: Mapped[str] = mapped_column(String(16))  # overdue | manual
     dedupe_key: Mapped[str] = mapped_column(String(64))  # overdue: stage + deadline
     department_id: Mapped[int | None] = mapped_column(ForeignKey("case_departments.id"))
-    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     note: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class Notification(Jurisdictional, Base):
@@ -292,8 +291,8 @@ class Notification(Jurisdictional, Base):
     event_id: Mapped[int] = mapped_column(ForeignKey("case_events.id"))
     action: Mapped[str] = mapped_column(String(24))
     message: Mapped[str] = mapped_column(String(300))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    read_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class Subscription(Base):
@@ -311,7 +310,7 @@ class Subscription(Base):
     actions: Mapped[str] = mapped_column(String(400), default="*")
     department_id: Mapped[int | None] = mapped_column(ForeignKey("case_departments.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class WebhookDelivery(Base):
@@ -327,9 +326,9 @@ class WebhookDelivery(Base):
     payload: Mapped[str] = mapped_column(Text)  # the exact JSON body that is signed
     status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
     last_error: Mapped[str] = mapped_column(String(300), default="")
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class CaseCounter(Base):

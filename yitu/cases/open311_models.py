@@ -11,11 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yitu.access.scope import Jurisdictional
-from yitu.core.db import Base
+from yitu.core.db import Base, UtcDateTime
 
 
 class Open311Key(Base):
@@ -28,9 +28,9 @@ class Open311Key(Base):
     # built on the spec's token flow (they resolve it at GET /tokens/{token}).
     mode: Mapped[str] = mapped_column(String(8), default="realtime")
     issued_by: Mapped[str] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class Open311Request(Jurisdictional, Base):
@@ -47,4 +47,4 @@ class Open311Request(Jurisdictional, Base):
     media_url: Mapped[str] = mapped_column(String(400), default="")
     address_id: Mapped[int | None] = mapped_column(Integer)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -19,7 +19,6 @@ from enum import StrEnum
 from sqlalchemy import (
     Boolean,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -30,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yitu.access.scope import Jurisdictional
-from yitu.core.db import Base
+from yitu.core.db import Base, UtcDateTime
 
 
 class Kind(StrEnum):
@@ -73,8 +72,8 @@ class ImportFile(Base):
     rows_total: Mapped[int] = mapped_column(Integer)
     batch_size: Mapped[int] = mapped_column(Integer)
     complete: Mapped[bool] = mapped_column(Boolean, default=False)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class ImportBatch(Base):
@@ -91,7 +90,7 @@ class ImportBatch(Base):
     stored: Mapped[int] = mapped_column(Integer)  # new source records (outcome decided later)
     duplicates: Mapped[int] = mapped_column(Integer)  # rows already imported: merged
     rejected: Mapped[int] = mapped_column(Integer)
-    committed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    committed_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class SourceRecord(Jurisdictional, Base):
@@ -168,7 +167,7 @@ class PersonSource(Jurisdictional, Base):
     phone_record_id: Mapped[int | None] = mapped_column(ForeignKey("intake_records.id"))
     birth_date_record_id: Mapped[int | None] = mapped_column(ForeignKey("intake_records.id"))
     address_record_id: Mapped[int | None] = mapped_column(ForeignKey("intake_records.id"))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class ReviewItem(Jurisdictional, Base):
@@ -186,7 +185,7 @@ class ReviewItem(Jurisdictional, Base):
     probability: Mapped[float] = mapped_column(Float)
     match_weight: Mapped[float] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(10), default=ReviewStatus.PENDING.value)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     decided_by: Mapped[str] = mapped_column(String(64), default="")
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     merged_into: Mapped[int | None] = mapped_column(Integer)  # surviving person id

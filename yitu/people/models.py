@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, Integer, String
+from sqlalchemy import Date, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yitu.access.scope import Jurisdictional
-from yitu.core.db import Base
+from yitu.core.db import Base, UtcDateTime
 
 # Field names as the API and the audit log name them.
 PERSONAL_FIELDS = ("name", "id_number", "phone", "address", "birth_date")
@@ -38,4 +38,4 @@ class Person(Jurisdictional, Base):
     # 关注标签, comma-separated: elderly_alone (独居老人), disabled (残疾), low_income (低保),
     # veteran (退役军人), left_behind_child (留守儿童) …
     care_tags: Mapped[str] = mapped_column(String(200), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
