@@ -381,7 +381,9 @@ def accounting(conn: Connection, file_id: int) -> dict[str, int]:
         "rows": int(rows),
         "accepted": int(outcomes.get(Outcome.ACCEPTED.value, 0)),
         "merged": int(outcomes.get(Outcome.MERGED.value, 0)) + int(duplicates),
-        "rejected": int(rejected),
+        # Rows rejected while cleaning (no record) plus records the linkage rejected (a people
+        # row without a birth date and without a confident match).
+        "rejected": int(rejected) + int(outcomes.get(Outcome.REJECTED.value, 0)),
         "pending": int(outcomes.get(Outcome.PENDING.value, 0)),
         "duplicates": int(duplicates),
     }
