@@ -185,29 +185,40 @@ def login(platform: Platform, username: str, password: str, client_ip: str) -> L
     raise UnauthenticatedError("wrong username or password, or the account is disabled")
 
 
+def cached_principal(platform: Platform, token: str, client_ip: str) -> Principal | None:
+    """The principal of ``token`` if a fresh cache entry answers for it (see
+    ``PRINCIPAL_CACHE_SECONDS``), else None: then ``authenticate`` must run. No database work,
+    so callers run it inline on the event loop."""
+    now = platform.clock.now()
+    hit = _principals.get((platform.db.url, hash_token(token)))
+    if (
+        hit is None
+        or time.monotonic() - hit.at >= PRINCIPAL_CACHE_SECONDS
+        or not timedelta(0) <= now - hit.last_seen < TOUCH_INTERVAL
+        or now >= hit.expires_at
+        or now >= hit.last_seen + platform.settings.session_idle
+    ):
+        return None
+    p = hit.principal
+    if p.client_ip == client_ip:
+        return p
+    return Principal(
+        p.user_id, p.username, p.role, p.session_id, p.scope, client_ip, p.must_change_password
+    )
+
+
 def authenticate(platform: Platform, token: str, client_ip: str) -> Principal:
     """Resolve a bearer token to a principal, enforcing revocation, idle and absolute expiry.
 
-    Runs on every request: a fresh cached principal (see ``PRINCIPAL_CACHE_SECONDS``) answers
-    without a query; otherwise two Core queries on one connection, no ORM session.
+    Runs on every request: a fresh cached principal (``cached_principal``) answers without a
+    query; otherwise two Core queries on one connection, no ORM session.
     """
+    hit = cached_principal(platform, token, client_ip)
+    if hit is not None:
+        return hit
     settings, now = platform.settings, platform.clock.now()
     token_hash = hash_token(token)
     key = (platform.db.url, token_hash)
-    hit = _principals.get(key)
-    if (
-        hit is not None
-        and time.monotonic() - hit.at < PRINCIPAL_CACHE_SECONDS
-        and timedelta(0) <= now - hit.last_seen < TOUCH_INTERVAL
-        and now < hit.expires_at
-        and now < hit.last_seen + timedelta(minutes=settings.session_idle_minutes)
-    ):
-        p = hit.principal
-        if p.client_ip == client_ip:
-            return p
-        return Principal(
-            p.user_id, p.username, p.role, p.session_id, p.scope, client_ip, p.must_change_password
-        )
     generation, started = _generation, time.monotonic()
     with platform.db.engine.begin() as conn:
         row = conn.execute(_SESSION_LOOKUP, {"token_hash": token_hash}).first()
@@ -217,23 +228,24 @@ def authenticate(platform: Platform, token: str, client_ip: str) -> Principal:
         if revoked_at is not None:
             raise UnauthenticatedError("session has ended: log in again")
         last_seen = as_utc(last_seen)
-        idle_deadline = last_seen + timedelta(minutes=settings.session_idle_minutes)
         ended = None
-        if now >= idle_deadline or now >= as_utc(expires_at) or not active:
-            ended = "idle for too long" if now >= idle_deadline else "expired"
-            values: dict[str, object] = {"revoked_at": now}
+        if now >= last_seen + settings.session_idle:
+            ended = "idle for too long"
+        elif now >= as_utc(expires_at):
+            ended = "expired"
+        elif not active:
+            ended = "ended: account disabled"
         elif now - last_seen >= TOUCH_INTERVAL:
-            values = {"last_seen_at": now}
+            conn.execute(
+                update(AuthSession).where(AuthSession.id == session_id).values(last_seen_at=now)
+            )
             last_seen = now
-        else:
-            values = {}
-        if values:
-            conn.execute(update(AuthSession).where(AuthSession.id == session_id).values(values))
         if ended is None:
             roots = list(conn.scalars(_SCOPE_ROOTS, {"user_id": user_id}))
             scope = resolve_scope(conn, roots)
-    if ended is not None:  # raised after the block so the revocation is committed
-        invalidate_principals()
+    if ended is not None:
+        actor = Actor(user_id, username, role or "", session_id, client_ip)
+        _end_session(platform, session_id, actor, ended, now)
         raise UnauthenticatedError(f"session {ended}: log in again")
     principal = Principal(
         user_id=user_id,
@@ -250,6 +262,39 @@ def authenticate(platform: Platform, token: str, client_ip: str) -> Principal:
                 _principals.clear()
             _principals[key] = _Cached(started, principal, last_seen, as_utc(expires_at))
     return principal
+
+
+class _AlreadyEndedError(Exception):
+    """Another request ended the session first: nothing to change or record."""
+
+
+def _end_session(
+    platform: Platform, session_id: int, actor: Actor, reason: str, now: datetime
+) -> None:
+    """End a session refused for idle or absolute expiry (or a disabled account) and audit it
+    in the same transaction. The update is conditional on the session still being open, so of
+    concurrent requests presenting the same stale token only one ends it and writes the record."""
+    try:
+        with platform.audit.change(**{SCOPE_KEY: UNRESTRICTED}) as change:
+            ended = change.session.execute(
+                update(AuthSession)
+                .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            if ended.rowcount != 1:  # type: ignore[attr-defined]
+                raise _AlreadyEndedError
+            change.record(
+                Entry(
+                    "session_expired",
+                    actor,
+                    object_type="auth_session",
+                    object_ids=[session_id],
+                    detail=reason,
+                )
+            )
+    except _AlreadyEndedError:
+        pass
+    invalidate_principals()
 
 
 def logout(platform: Platform, principal: Principal) -> None:

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated
 
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Request
+from fastapi.security import HTTPBearer
 from sqlalchemy.orm import Session
 
-from yitu.access.auth import authenticate
+from yitu.access.auth import authenticate, cached_principal
 from yitu.access.principal import Principal
 from yitu.access.roles import Permission
 from yitu.access.scope import SCOPE_KEY, Scope
 from yitu.audit.chain import Change
 from yitu.core.errors import ForbiddenError, UnauthenticatedError
 from yitu.runtime import Platform
-
-_bearer = HTTPBearer(auto_error=False, description="session token from POST /api/v1/auth/login")
 
 # Reachable while a one-time password is still set: change it, look at yourself, leave.
 _PASSWORD_CHANGE_PATHS = {"/api/v1/auth/password", "/api/v1/auth/me", "/api/v1/auth/logout"}
@@ -34,39 +31,60 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-async def _principal(
-    request: Request, credentials: HTTPAuthorizationCredentials | None
-) -> Principal:
-    if credentials is None:
+def _bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header (what ``HTTPBearer`` reads)."""
+    for name, value in request.scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            token = token.strip()
+            return token if scheme.lower() == "bearer" and token else None
+    return None
+
+
+async def _principal(request: Request) -> Principal:
+    token = _bearer_token(request)
+    if token is None:
         raise UnauthenticatedError("missing bearer token: log in at POST /api/v1/auth/login")
     platform: Platform = request.app.state.platform
-    principal = await platform.call(
-        authenticate, platform, credentials.credentials, client_ip(request)
-    )
+    ip = client_ip(request)
+    # A cached principal is a dict lookup: no thread hop for it, even on PostgreSQL.
+    principal = cached_principal(platform, token, ip)
+    if principal is None:
+        principal = await platform.call(authenticate, platform, token, ip)
     if principal.must_change_password and request.url.path not in _PASSWORD_CHANGE_PATHS:
         raise ForbiddenError("one-time password: change it first at POST /api/v1/auth/password")
     return principal
 
 
-async def current_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    return await _principal(request, credentials)
+class _Authenticated(HTTPBearer):
+    """The caller, resolved from the bearer token, optionally holding one permission.
 
+    One FastAPI dependency that reads the header itself: layered on ``HTTPBearer`` (a
+    dependency of a dependency) every level costs FastAPI's parameter, header and cookie work
+    per request. Being an ``HTTPBearer`` (a ``SecurityBase``), it still declares the bearer
+    scheme in OpenAPI for every endpoint that uses it."""
 
-def requires(permission: Permission) -> Callable[..., Principal]:
-    # Not layered on current_principal: each dependency level costs FastAPI work per request.
-    async def dependency(
-        request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> Principal:
-        principal = await _principal(request, credentials)
-        principal.require(permission)
+    def __init__(self, permission: Permission | None) -> None:
+        super().__init__(
+            auto_error=False,
+            scheme_name="HTTPBearer",
+            description="session token from POST /api/v1/auth/login",
+        )
+        self.permission = permission
+
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        principal = await _principal(request)
+        if self.permission is not None:
+            principal.require(self.permission)
         return principal
 
-    dependency.__name__ = f"requires_{permission.name.lower()}"
-    return dependency
+
+current_principal = _Authenticated(None)
+
+
+def requires(permission: Permission) -> Callable[..., Awaitable[Principal]]:
+    """The caller, refused with 403 unless their role holds ``permission``."""
+    return _Authenticated(permission)
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,6 +33,10 @@ class Settings(BaseSettings):
     max_page_size: int = Field(200, ge=1)
 
     log_level: str = "INFO"
+
+    @property
+    def session_idle(self) -> timedelta:
+        return timedelta(minutes=self.session_idle_minutes)
 
     @property
     def resolved_database_url(self) -> str:
