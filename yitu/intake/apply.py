@@ -27,8 +27,27 @@ def _reject(result: RowResult, field: str, code: str, message: str) -> None:
     result.issues.append(RowIssue(REJECT, field, code, message))
 
 
+class FileLookups:
+    """Lookups read once per imported file instead of once per batch. Only what the file's own
+    batches cannot change: a relations import links no people, so the people records' person
+    ids are fixed while it runs."""
+
+    def __init__(self) -> None:
+        self._by_name_birth: dict[tuple[str, date], int] | None = None
+
+    def by_name_birth(self, conn: Connection) -> dict[tuple[str, date], int]:
+        if self._by_name_birth is None:
+            self._by_name_birth = people_by_name_birth(conn, None)
+        return self._by_name_birth
+
+
 def apply_batch(
-    conn: Connection, kind: Kind, results: list[RowResult], source: str, today: date
+    conn: Connection,
+    kind: Kind,
+    results: list[RowResult],
+    source: str,
+    today: date,
+    lookups: FileLookups | None = None,
 ) -> None:
     """Set each kept record's outcome (and ids); turn unappliable rows into rejects."""
     kept = [r for r in results if r.record is not None]
@@ -39,7 +58,7 @@ def apply_batch(
     elif kind == Kind.ORGANISATIONS:
         _organisations(conn, kept)
     elif kind == Kind.RELATIONS:
-        _relations(conn, kept, source, today)
+        _relations(conn, kept, source, today, lookups or FileLookups())
 
 
 def _houses(conn: Connection, kept: list[RowResult]) -> None:
@@ -134,38 +153,38 @@ def people_by_id_number(conn: Connection, numbers: list[str]) -> dict[str, int]:
 
 
 def people_by_name_birth(
-    conn: Connection, keys: list[tuple[str, date]]
+    conn: Connection, keys: list[tuple[str, date]] | None
 ) -> dict[tuple[str, date], int]:
     """The one linked person with this name key and birth date (ambiguous keys are left out:
-    two people of the same name born the same day are not guessed between)."""
-    wanted = set(keys)
-    found: dict[tuple[str, date], set[int]] = {}
-    names = sorted({k for k, _d in wanted})
-    for chunk in _chunks(names):
-        for key, birth, pid in conn.execute(
-            select(SourceRecord.name_key, SourceRecord.birth_date, SourceRecord.person_id).where(
-                SourceRecord.kind == Kind.PEOPLE.value,
-                SourceRecord.name_key.in_(chunk),
-                SourceRecord.person_id.is_not(None),
-            )
-        ):
-            if (key, birth) in wanted:
-                found.setdefault((key, birth), set()).add(pid)
-    return {k: next(iter(v)) for k, v in found.items() if len(v) == 1}
+    two people of the same name born the same day are not guessed between); ``keys`` None:
+    every such key. name_key has no index, so one scan of the people records serves a whole
+    file (a scan per batch was a full table scan per 500 names)."""
+    wanted = set(keys) if keys is not None else None
+    found: dict[tuple[str, date], int | None] = {}
+    for key, birth, pid in conn.execute(
+        select(SourceRecord.name_key, SourceRecord.birth_date, SourceRecord.person_id).where(
+            SourceRecord.kind == Kind.PEOPLE.value,
+            SourceRecord.name_key != "",
+            SourceRecord.birth_date.is_not(None),
+            SourceRecord.person_id.is_not(None),
+        )
+    ):
+        k = (key, birth)
+        if wanted is not None and k not in wanted:
+            continue
+        if found.setdefault(k, pid) != pid:
+            found[k] = None  # two people: ambiguous
+    return {k: v for k, v in found.items() if v is not None}
 
 
-def _relations(conn: Connection, kept: list[RowResult], source: str, today: date) -> None:
+def _relations(
+    conn: Connection, kept: list[RowResult], source: str, today: date, lookups: FileLookups
+) -> None:
     people = people_by_id_number(
         conn, [r.record["id_number"] for r in kept if r.record and r.record.get("id_number")]
     )
-    by_name = people_by_name_birth(
-        conn,
-        [
-            (r.record["name_key"], r.record["birth_date"])
-            for r in kept
-            if r.record and not r.record.get("id_number")
-        ],
-    )
+    needs_name = any(r.record and not r.record.get("id_number") for r in kept)
+    by_name = lookups.by_name_birth(conn) if needs_name else {}
     house_ids = sorted({r.record["house_id"] for r in kept if r.record})
     houses: dict[int, Any] = {}
     for chunk in _chunks(house_ids):
@@ -184,6 +203,7 @@ def _relations(conn: Connection, kept: list[RowResult], source: str, today: date
             current[(ph.person_id, ph.house_id, ph.relation)] = ph.id
     new_rows: list[dict[str, Any]] = []
     new_keys: list[tuple[int, int, str]] = []
+    new_set: set[tuple[int, int, str]] = set()  # new_keys as a set: a list made this O(n²)
     waiting: list[tuple[RowResult, tuple[int, int, str]]] = []
     for r in kept:
         rec = r.record
@@ -203,11 +223,12 @@ def _relations(conn: Connection, kept: list[RowResult], source: str, today: date
         house = houses[rec["house_id"]]
         key = (person_id, house.id, rec["relation"])
         rec.update(person_id=person_id, node_id=house.node_id)
-        if key in current or key in new_keys:
+        if key in current or key in new_set:
             rec["outcome"] = Outcome.MERGED.value
         else:
             rec["outcome"] = Outcome.ACCEPTED.value
             new_keys.append(key)
+            new_set.add(key)
             new_rows.append(
                 dict(
                     person_id=person_id,

@@ -97,7 +97,8 @@ def _xlsx_rows(path: Path, sheet: str | None) -> Table:
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         for n, row in enumerate(cells[1:], start=1):
-            values = [_cell(v) for v in row]
+            # Most cells are text already: only the others go through _cell.
+            values = [v if v.__class__ is str else _cell(v) for v in row]
             if any(v.strip() for v in values):
                 yield n, values
 

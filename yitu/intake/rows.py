@@ -15,6 +15,7 @@ The field rules are ``yitu.intake.clean``'s; this module decides what a row need
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -101,6 +102,7 @@ class RowCleaner:
         self.towns = towns or {}  # node id -> town name (for the report)
         self._addresses: dict[str, tuple[AddressMatch | None, str]] = {}
         self._names: dict[str, tuple[Cleaned[str], str]] = {}
+        self.address_s = 0.0  # CPU time spent parsing and matching distinct address texts
         self.values = {
             name: mapping.value_map(name)
             for name in ("relation", "house_use", "gender", "registration_type", "org_kind")
@@ -120,6 +122,7 @@ class RowCleaner:
         """(match or None, town name) for an address text."""
         hit = self._addresses.get(raw)
         if hit is None:
+            t = time.process_time()
             parsed = parse_address(raw)
             parts = parsed.value if isinstance(parsed, Cleaned) else parsed
             match = (
@@ -135,6 +138,7 @@ class RowCleaner:
             hit = (match, town)
             if len(self._addresses) < 2_000_000:
                 self._addresses[raw] = hit
+            self.address_s += time.process_time() - t
         return hit
 
     def _name(self, raw: str) -> tuple[Cleaned[str], str]:

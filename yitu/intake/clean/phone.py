@@ -54,6 +54,8 @@ def _one(text: str) -> tuple[str | None, str]:
 
 def clean_phone(raw: str | None) -> Cleaned[str]:
     """Canonical mobile or landline, or None with ``phone_missing`` / ``phone_format``."""
+    if raw is not None and raw.isascii() and _MOBILE.fullmatch(raw):
+        return Cleaned(raw)  # already canonical (most cells): skip NFKC, splitting, prefixes
     if blank(raw):
         return Cleaned(None, (_issue("phone_missing", "phone is missing"),))
     text = nfkc(str(raw)).strip()
