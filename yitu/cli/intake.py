@@ -149,6 +149,12 @@ def review_list(status: str = "pending", limit: int = 50, after: int | None = No
     typer.echo(f"{len(items)} item(s)")
 
 
+def _merge_detail(item_id: int, keep: int, gone: int | None) -> str:
+    if gone is None:  # a record the linkage had rejected (no birth date) joined a person
+        return f"intake review {item_id}: record linked to person {keep}"
+    return f"intake review {item_id}: merged person {gone} into {keep}"
+
+
 @review_app.command("merge")
 def review_merge(item_id: int) -> None:
     """Accept a match: merge the two people."""
@@ -164,13 +170,13 @@ def review_merge(item_id: int) -> None:
                     "update",
                     actor,
                     object_type="person",
-                    object_ids=[keep, gone],
-                    detail=f"intake review {item_id}: merged person {gone} into {keep}",
+                    object_ids=[keep] if gone is None else [keep, gone],
+                    detail=_merge_detail(item_id, keep, gone),
                 )
             )
     except YituError as exc:
         raise typer.BadParameter(exc.detail) from exc
-    typer.echo(f"merged person {gone} into {keep}")
+    typer.echo(_merge_detail(item_id, keep, gone))
 
 
 @review_app.command("reject")

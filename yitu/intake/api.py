@@ -67,7 +67,7 @@ class MergeOut(BaseModel):
     id: int
     status: str
     kept_person_id: int
-    removed_person_id: int
+    removed_person_id: int | None  # None: a record without a person joined the kept one
 
 
 class FileOut(BaseModel):
@@ -124,6 +124,12 @@ def _review(view: review.ReviewView, tier: Tier) -> ReviewOut:
         decided_by=i.decided_by,
         merged_into=i.merged_into,
     )
+
+
+def _merge_detail(item_id: int, keep: int, gone: int | None) -> str:
+    if gone is None:
+        return f"intake review {item_id}: record linked to person {keep}"
+    return f"intake review {item_id}: merged person {gone} into {keep}"
 
 
 def _persons(view: review.ReviewView) -> list[int]:
@@ -189,8 +195,8 @@ async def merge(item_id: int, request: Request, principal: Reviewer) -> MergeOut
                     "update",
                     principal.actor,
                     object_type="person",
-                    object_ids=[keep, gone],
-                    detail=f"intake review {item_id}: merged person {gone} into {keep}",
+                    object_ids=[keep] if gone is None else [keep, gone],
+                    detail=_merge_detail(item_id, keep, gone),
                 )
             )
         return MergeOut(id=item_id, status="merged", kept_person_id=keep, removed_person_id=gone)

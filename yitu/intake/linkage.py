@@ -27,14 +27,18 @@ from __future__ import annotations
 
 import gc
 import logging
+import tempfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, bindparam, insert, select, update
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from yitu.core.db import Database
 from yitu.intake.models import (
@@ -43,6 +47,7 @@ from yitu.intake.models import (
     PersonSource,
     ReviewItem,
     ReviewStatus,
+    RowIssue,
     SourceRecord,
 )
 from yitu.people.models import Person
@@ -59,6 +64,11 @@ class LinkSettings:
     review_probability: float = 0.80
     u_sample_pairs: float = 2e6
     seed: int = 1
+    # DuckDB's own cap (it spills joins and sorts to a temporary directory beyond it) and its
+    # worker threads: the machine has 2 cores, and every thread holds its own buffers.
+    duckdb_memory_limit: str = "1GB"
+    duckdb_threads: int = 2
+    chunk: int = 20_000  # people decided (chosen, inserted, updated) per step
 
 
 @dataclass
@@ -68,15 +78,30 @@ class LinkResult:
     pairs: int = 0
     accepted: int = 0
     merged: int = 0
+    rejected: int = 0  # records without a birth date and without a confident match
     people_created: int = 0
     people_updated: int = 0
     review_items: int = 0
+    refused: int = 0  # confident pairs not merged: they would join a cannot-link pair
     timings: dict[str, float] = field(default_factory=dict)
 
 
+# Reject codes the linkage writes (the cleaning's are in rows.py). A row without a birth date
+# cannot found a person (people.birth_date is required, and name + room alone do not identify
+# anyone), so it is kept only when it links confidently to an identified person.
+NO_MATCH = "no_id_no_match"
+IN_REVIEW = "no_id_in_review"
+LINK_CODES = (NO_MATCH, IN_REVIEW)
+LINK_MESSAGES = {
+    NO_MATCH: "no ID number or birth date, and no confident match to an identified person",
+    IN_REVIEW: "no ID number or birth date; an uncertain match waits in the review queue",
+}
+
 COLUMNS = (
     SourceRecord.id,
-    SourceRecord.source,
+    SourceRecord.file_id,
+    SourceRecord.batch_id,
+    SourceRecord.row_number,
     SourceRecord.name,
     SourceRecord.name_key,
     SourceRecord.id_number,
@@ -94,36 +119,87 @@ COLUMNS = (
     SourceRecord.person_id,
     SourceRecord.outcome,
 )
+_NULLABLE_INTS = ("address_id", "house_id", "building_id", "person_id")
+_INTS = ("id", "file_id", "batch_id", "row_number", "node_id")
 
 
-def _load(conn: Connection) -> pd.DataFrame:
-    rows = conn.execute(
+def _load(conn: Connection, chunk: int = 50_000) -> pd.DataFrame:
+    """Every people record, id order. Streamed in chunks (a list of 10⁶ SQLAlchemy rows costs
+    more than the frame), integers as int32/Int32 and strings in pandas' Arrow-backed ``str``."""
+    names = [c.key for c in COLUMNS]
+    result = conn.execution_options(yield_per=chunk).execute(
         select(*COLUMNS).where(SourceRecord.kind == Kind.PEOPLE.value).order_by(SourceRecord.id)
-    ).all()
-    return pd.DataFrame(rows, columns=[c.key for c in COLUMNS])
+    )
+    parts = []
+    for rows in result.partitions():
+        part = pd.DataFrame(rows, columns=names)
+        for col in _INTS:
+            part[col] = part[col].astype("int64")
+        for col in _NULLABLE_INTS:
+            part[col] = part[col].astype("Int64")
+        parts.append(part)
+    if not parts:
+        return pd.DataFrame(columns=names)
+    df = pd.concat(parts, ignore_index=True)
+    for col in ("outcome", "gender", "relation"):
+        df[col] = df[col].astype("category")  # a handful of values each
+    return df
 
 
-def _splink_frame(df: pd.DataFrame) -> pd.DataFrame:
-    def none_if_empty(s: pd.Series) -> pd.Series:
-        return s.where(s.astype(str) != "", None)
+def _splink_table(df: pd.DataFrame) -> pa.Table:
+    """The linker's input as Arrow (DuckDB scans it without a copy through pandas)."""
+
+    def text(s: pd.Series) -> pa.Array:
+        arr = pa.array(s.astype(object).where(s.notna(), None), type=pa.string())
+        return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+
+    def key(s: pd.Series) -> pa.Array:
+        return pc.cast(pa.array(s, type=pa.int64(), from_pandas=True), pa.string())
 
     id_any = df["id_number"].where(df["id_number"] != "", df["id_digits"])
-    return pd.DataFrame(
+    birth = pc.strftime(
+        pa.array(df["birth_date"].astype(object), type=pa.date32(), from_pandas=True),
+        format="%Y%m%d",
+    )
+    return pa.table(
         {
-            "unique_id": df["id"].astype("int64"),
-            "name": none_if_empty(df["name"]),
-            "name_key": none_if_empty(df["name_key"]),
-            "id_any": none_if_empty(id_any),
-            "birth": df["birth_date"].map(lambda d: d.strftime("%Y%m%d") if d else None),
-            "phone": none_if_empty(df["phone"]),
-            "house_id": df["house_id"].map(lambda v: None if pd.isna(v) else str(int(v))),
-            "building_id": df["building_id"].map(lambda v: None if pd.isna(v) else str(int(v))),
+            "unique_id": pa.array(df["id"], type=pa.int64()),
+            "name": text(df["name"]),
+            "name_key": text(df["name_key"]),
+            "id_any": text(id_any),
+            "birth": birth,
+            "phone": text(df["phone"]),
+            "house_id": key(df["house_id"]),
+            "building_id": key(df["building_id"]),
         }
     )
 
 
-def score_pairs(frame: pd.DataFrame, settings: LinkSettings) -> pd.DataFrame:
-    """Candidate pairs with ``match_probability`` ≥ the review threshold (splink)."""
+@dataclass
+class Pairs:
+    """Scored candidate pairs (``a`` < ``b`` not guaranteed), as arrays."""
+
+    a: np.ndarray
+    b: np.ndarray
+    p: np.ndarray
+    w: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    @classmethod
+    def empty(cls) -> Pairs:
+        z = np.zeros(0, dtype=np.int64)
+        return cls(z, z.copy(), np.zeros(0), np.zeros(0))
+
+
+def score_pairs(records: pa.Table, settings: LinkSettings) -> Pairs:
+    """Candidate pairs with ``match_probability`` ≥ the review threshold (splink on DuckDB).
+
+    DuckDB runs with ``memory_limit``/``threads`` and a temporary directory to spill to; the
+    predictions stay in DuckDB and only the four columns the decisions read come out, in Arrow
+    batches, into numpy arrays."""
+    import duckdb
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
@@ -162,7 +238,14 @@ def score_pairs(frame: pd.DataFrame, settings: LinkSettings) -> pd.DataFrame:
             ],
         ),
     ]
-    blocking = [block_on("id_any"), block_on("name_key", "birth"), block_on("phone")]
+    blocking = [
+        block_on("id_any"),
+        block_on("name_key", "birth"),
+        block_on("phone"),
+        # Rows without an ID number or birth date (网格员 often record none): the same name
+        # key in the same building.
+        block_on("name_key", "building_id"),
+    ]
     creator = SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
@@ -171,28 +254,70 @@ def score_pairs(frame: pd.DataFrame, settings: LinkSettings) -> pd.DataFrame:
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=False,
     )
-    linker = Linker(frame, creator, db_api=DuckDBAPI())
-    linker.training.estimate_probability_two_random_records_match([block_on("id_any")], recall=0.8)
-    linker.training.estimate_u_using_random_sampling(
-        max_pairs=settings.u_sample_pairs, seed=settings.seed
-    )
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("id_any"), fix_u_probabilities=True
-    )
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("name_key", "birth"), fix_u_probabilities=True
-    )
-    pred = linker.inference.predict(threshold_match_probability=settings.review_probability)
-    out = pred.as_pandas_dataframe()[
-        ["unique_id_l", "unique_id_r", "match_probability", "match_weight"]
-    ]
-    return out
+    with tempfile.TemporaryDirectory(prefix="yitu-link-") as spill:
+        con = duckdb.connect(
+            config={
+                "memory_limit": settings.duckdb_memory_limit,
+                "threads": settings.duckdb_threads,
+                "temp_directory": spill,
+                "preserve_insertion_order": False,
+            }
+        )
+        try:
+            linker = Linker(records, creator, db_api=DuckDBAPI(connection=con))
+            linker.training.estimate_probability_two_random_records_match(
+                [block_on("id_any")], recall=0.8
+            )
+            linker.training.estimate_u_using_random_sampling(
+                max_pairs=settings.u_sample_pairs, seed=settings.seed
+            )
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                block_on("id_any"), fix_u_probabilities=True
+            )
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                block_on("name_key", "birth"), fix_u_probabilities=True
+            )
+            pred = linker.inference.predict(threshold_match_probability=settings.review_probability)
+            reader = con.sql(
+                "SELECT unique_id_l, unique_id_r, match_probability, match_weight "
+                f"FROM {pred.physical_name}"
+            ).to_arrow_reader(200_000)
+            cols: list[list[np.ndarray]] = [[], [], [], []]
+            for batch in reader:
+                for i in range(4):
+                    cols[i].append(batch.column(i).to_numpy(zero_copy_only=False))
+            del linker, pred
+        finally:
+            con.close()
+    if not cols[0]:
+        return Pairs.empty()
+    a, b, p, w = (np.concatenate(c) for c in cols)
+    return Pairs(a.astype(np.int64), b.astype(np.int64), p.astype(np.float64), w)
 
 
-class _UnionFind:
-    def __init__(self) -> None:
+class ConstrainedUnionFind:
+    """Union–find that refuses a union joining a cannot-link pair.
+
+    Constraints: explicit ``cannot_link`` pairs (a reviewer said "different people"), and
+    *exclusive keys* — per key map, a cluster may hold at most one value (two valid ID numbers,
+    or two people already in the registry, are never one cluster). Each root keeps its
+    members' cannot-link partners and its key values, so a check costs the smaller partner
+    set plus the number of key maps."""
+
+    def __init__(
+        self,
+        cannot_link: Iterable[tuple[int, int]] = (),
+        exclusive: Sequence[Mapping[int, Hashable]] = (),
+    ) -> None:
         self.parent: dict[int, int] = {}
         self.nodes: set[int] = set()
+        self.cannot: dict[int, set[int]] = {}
+        for a, b in cannot_link:
+            if a != b:
+                self.cannot.setdefault(a, set()).add(b)
+                self.cannot.setdefault(b, set()).add(a)
+        self.exclusive = exclusive
+        self.keys: dict[int, tuple[Hashable | None, ...]] = {}
 
     def find(self, x: int) -> int:
         parent = self.parent
@@ -203,11 +328,69 @@ class _UnionFind:
             parent[x], x = root, parent[x]
         return root
 
-    def union(self, a: int, b: int) -> None:
+    def _keys(self, root: int) -> tuple[Hashable | None, ...]:
+        got = self.keys.get(root)
+        if got is None:
+            got = tuple(m.get(root) for m in self.exclusive)
+            self.keys[root] = got
+        return got
+
+    def conflict(self, ra: int, rb: int) -> bool:
+        """Would joining the clusters of roots ``ra`` and ``rb`` break a constraint?"""
+        for x, y in zip(self._keys(ra), self._keys(rb), strict=True):
+            if x is not None and y is not None and x != y:
+                return True
+        ca, cb = self.cannot.get(ra, set()), self.cannot.get(rb, set())
+        small, other = (ca, rb) if len(ca) <= len(cb) else (cb, ra)
+        return any(self.find(x) == other for x in small)
+
+    def union(self, a: int, b: int) -> bool:
+        """Join the clusters of ``a`` and ``b``; False (and nothing changes) if refused."""
         self.nodes.update((a, b))
         ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
+        if ra == rb:
+            return True
+        if self.conflict(ra, rb):
+            return False
+        keep, gone = min(ra, rb), max(ra, rb)
+        ka, kb = self._keys(keep), self._keys(gone)
+        self.keys[keep] = tuple(x if x is not None else y for x, y in zip(ka, kb, strict=True))
+        self.keys.pop(gone, None)
+        cg = self.cannot.pop(gone, None)
+        if cg:
+            ck = self.cannot.setdefault(keep, set())
+            if len(ck) < len(cg):
+                ck, cg = cg, ck
+                self.cannot[keep] = ck
+            ck |= cg
+        self.parent[gone] = keep
+        return True
+
+    def clusters(self) -> dict[int, list[int]]:
+        out: dict[int, list[int]] = {}
+        for n in sorted(self.nodes):
+            out.setdefault(self.find(n), []).append(n)
+        return out
+
+
+Edge = tuple[int, int, float]
+
+
+def constrained_clusters(
+    edges: Iterable[Edge],
+    cannot_link: Iterable[tuple[int, int]] = (),
+    exclusive: Sequence[Mapping[int, Hashable]] = (),
+) -> tuple[ConstrainedUnionFind, list[Edge]]:
+    """Cluster must-link ``edges`` (a, b, probability) strongest first; an edge whose union
+    would put a cannot-link pair (or two values of an exclusive key) into one cluster is
+    refused and returned — A≁B stays apart even when A~C and C~B are both confident."""
+    uf = ConstrainedUnionFind(cannot_link, exclusive)
+    refused = [
+        e
+        for e in sorted(edges, key=lambda e: (-e[2], min(e[0], e[1]), max(e[0], e[1])))
+        if not uf.union(e[0], e[1])
+    ]
+    return uf, refused
 
 
 def _most_common(values: list[Any]) -> Any:
@@ -218,7 +401,8 @@ def _most_common(values: list[Any]) -> Any:
 
 
 def choose_fields(recs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Survivorship: the person's values and the record each came from."""
+    """Survivorship: the person's values and the record each came from. Needs a record with a
+    birth date (or a valid ID number, which holds one)."""
     out: dict[str, Any] = {}
     ids = [r for r in recs if r["id_number"]]
     if ids:
@@ -284,18 +468,11 @@ def link_people(
     with db.engine.connect() as conn:
         df = _load(conn)
     result.records = len(df)
-    pending_mask = df["outcome"] == Outcome.PENDING.value
-    result.pending = int(pending_mask.sum())
+    result.pending = int((df["outcome"] == Outcome.PENDING.value).sum())
     mark("load")
     if result.pending == 0:
         return result
-    pairs = (
-        score_pairs(_splink_frame(df), settings)
-        if len(df) > 1
-        else pd.DataFrame(
-            columns=["unique_id_l", "unique_id_r", "match_probability", "match_weight"]
-        )
-    )
+    pairs = score_pairs(_splink_table(df), settings) if len(df) > 1 else Pairs.empty()
     result.pairs = len(pairs)
     gc.collect()  # the splink linker and its DuckDB tables are garbage now: free them first
     mark("score")
@@ -305,44 +482,113 @@ def link_people(
     return result
 
 
+class _Records:
+    """Column access by record id over the loaded frame; full dicts only for the records of
+    the people being decided, a chunk at a time (one dict per record of a county would be the
+    run's largest structure)."""
+
+    FIELDS = (
+        "id",
+        "name",
+        "id_number",
+        "phone",
+        "birth_date",
+        "gender",
+        "address",
+        "address_id",
+        "node_id",
+        "observed_on",
+        "relation",
+    )
+
+    def __init__(self, df: pd.DataFrame) -> None:
+        self.df = df
+        self.ids = df["id"].to_numpy(dtype=np.int64)
+        self.person = df["person_id"].fillna(-1).to_numpy(dtype=np.int64)
+        self.born = df["birth_date"].notna().to_numpy()
+        self.node = df["node_id"].to_numpy(dtype=np.int64)
+
+    def pos(self, rids: Iterable[int]) -> np.ndarray:
+        return np.searchsorted(self.ids, np.fromiter(rids, dtype=np.int64))
+
+    def person_of(self, rid: int) -> int | None:
+        v = int(self.person[self.pos((rid,))[0]])
+        return None if v < 0 else v
+
+    def dicts(self, rids: list[int]) -> dict[int, dict[str, Any]]:
+        part = self.df.iloc[self.pos(rids)][list(self.FIELDS)]
+        out: dict[int, dict[str, Any]] = {}
+        for r in part.to_dict("records"):
+            r["id"] = int(r["id"])
+            r["node_id"] = int(r["node_id"])
+            r["address_id"] = None if pd.isna(r["address_id"]) else int(r["address_id"])
+            for key in ("birth_date", "observed_on"):
+                r[key] = r[key] if isinstance(r[key], date) else None
+            for key in ("name", "id_number", "phone", "gender", "address", "relation"):
+                r[key] = "" if pd.isna(r[key]) else str(r[key])
+            out[r["id"]] = r
+        return out
+
+
 def _decide(
     conn: Connection,
     df: pd.DataFrame,
-    pairs: pd.DataFrame,
+    pairs: Pairs,
     settings: LinkSettings,
     at: datetime,
     result: LinkResult,
 ) -> None:
-    # Only the columns the decisions read: at county scale these dicts are the run's largest
-    # Python structure (one per record).
-    needed = df.drop(columns=["source", "name_key", "id_digits", "house_id", "building_id"])
-    records: dict[int, dict[str, Any]] = {int(r["id"]): r for r in needed.to_dict("records")}
-    del needed
-    for r in records.values():
-        for key in ("address_id", "person_id"):
-            v = r[key]
-            r[key] = None if v is None or pd.isna(v) else int(v)
-        r["birth_date"] = r["birth_date"] if isinstance(r["birth_date"], date) else None
-        r["observed_on"] = r["observed_on"] if isinstance(r["observed_on"], date) else None
-    pending = {rid for rid, r in records.items() if r["outcome"] == Outcome.PENDING.value}
+    recs = _Records(df)
+    # Pending records, and the records an earlier run rejected for want of a birth date and a
+    # confident match: a new source may hold that person now.
+    redo = df["outcome"].isin([Outcome.PENDING.value, Outcome.REJECTED.value]).to_numpy()
+    pending = set(recs.ids[redo].tolist())
+    conn.execute(delete(RowIssue).where(RowIssue.code.in_(LINK_CODES)))
     reviewed = {
         (a, b): status
         for a, b, status in conn.execute(
             select(ReviewItem.record_a_id, ReviewItem.record_b_id, ReviewItem.status)
         )
     }
-    uf = _UnionFind()
-    review_pairs: list[tuple[int, int, float, float]] = []
-    for a, b, p, w in pairs.itertuples(index=False):
-        a, b = (int(a), int(b)) if a < b else (int(b), int(a))
-        if a not in pending and b not in pending:
-            continue
-        if p >= settings.merge_probability and reviewed.get((a, b)) != ReviewStatus.REJECTED:
-            uf.union(a, b)
-        else:
-            review_pairs.append((a, b, float(p), float(w)))
+    cannot = [k for k, v in reviewed.items() if v == ReviewStatus.REJECTED.value]
+    a_arr = np.minimum(pairs.a, pairs.b)
+    b_arr = np.maximum(pairs.a, pairs.b)
+    touch = np.isin(a_arr, recs.ids[redo]) | np.isin(b_arr, recs.ids[redo])
+    strong = touch & (pairs.p >= settings.merge_probability)
+    weak = touch & ~strong
+    review_pairs: list[tuple[int, int, float, float]] = list(
+        zip(
+            a_arr[weak].tolist(),
+            b_arr[weak].tolist(),
+            pairs.p[weak].tolist(),
+            pairs.w[weak].tolist(),
+            strict=True,
+        )
+    )
+    weight = dict(
+        zip(
+            zip(a_arr[strong].tolist(), b_arr[strong].tolist(), strict=True),
+            pairs.w[strong].tolist(),
+            strict=True,
+        )
+    )
+    # Exclusive keys of the records in confident pairs: their valid ID number, their person.
+    nodes = np.unique(np.concatenate([a_arr[strong], b_arr[strong]]))
+    at_pos = recs.pos(nodes.tolist())
+    numbers = df["id_number"].to_numpy(dtype=object)[at_pos]
+    id_key = {
+        int(n): str(v) for n, v in zip(nodes, numbers, strict=True) if isinstance(v, str) and v
+    }
+    person_key = {int(n): int(v) for n, v in zip(nodes, recs.person[at_pos], strict=True) if v >= 0}
+    uf, refused = constrained_clusters(
+        zip(a_arr[strong].tolist(), b_arr[strong].tolist(), pairs.p[strong].tolist(), strict=True),
+        cannot,
+        (id_key, person_key),
+    )
+    result.refused = len(refused)
+    review_pairs += [(a, b, p, weight[(a, b)]) for a, b, p in refused]
     members: dict[int, list[int]] = {}
-    for rid in pending:
+    for rid in sorted(pending):
         members.setdefault(uf.find(rid), []).append(rid)
     for rid in uf.nodes:
         if rid not in pending:
@@ -350,128 +596,84 @@ def _decide(
     for group in members.values():
         group.sort()
     # Existing registry people without records (entered by hand, demo county) join by ID.
-    numbers = sorted({records[r]["id_number"] for r in pending if records[r]["id_number"]})
+    pend_pos = recs.pos(sorted(pending))
+    wanted = sorted(
+        {v for v in df["id_number"].to_numpy(dtype=object)[pend_pos] if isinstance(v, str) and v}
+    )
     by_number: dict[str, int] = {}
-    for i in range(0, len(numbers), 500):
+    for i in range(0, len(wanted), 500):
         by_number.update(
             conn.execute(
-                select(Person.id_number, Person.id).where(
-                    Person.id_number.in_(numbers[i : i + 500])
-                )
+                select(Person.id_number, Person.id).where(Person.id_number.in_(wanted[i : i + 500]))
             ).all()
         )
-    person_records: dict[int, list[int]] = {}
-    for rid, r in records.items():
-        if r["person_id"] is not None:
-            person_records.setdefault(r["person_id"], []).append(rid)
 
-    assign: dict[int, tuple[int | None, str]] = {}  # record -> (person or None = new, outcome)
-    new_people: list[list[int]] = []  # record groups that become new people
+    outcome: dict[int, tuple[int | None, str]] = {}  # record -> (person or None = new, outcome)
+    new_groups: list[list[int]] = []
     touched: set[int] = set()
-    cross_person: list[tuple[int, int]] = []
+    unidentified: list[int] = []
     for group in members.values():
-        existing = sorted(
-            {records[r]["person_id"] for r in group if records[r]["person_id"] is not None}
-        )
+        gpos = recs.pos(group)
+        persons = sorted({int(v) for v in recs.person[gpos] if v >= 0})
         fresh = [r for r in group if r in pending]
-        if not existing:
-            chosen = choose_fields([records[r] for r in fresh])
-            target = by_number.get(chosen["id_number"][0]) if chosen["id_number"][0] else None
+        if persons:  # at most one: the person key is exclusive
+            target = persons[0]
+        elif not recs.born[gpos].any():
+            unidentified.extend(fresh)  # nobody here can found a person
+            continue
+        else:
+            ids = [
+                v for v in df["id_number"].to_numpy(dtype=object)[gpos] if isinstance(v, str) and v
+            ]
+            target = by_number.get(_most_common(ids)) if ids else None
             if target is None:
-                new_people.append(fresh)
-                for i, r in enumerate(fresh):
-                    assign[r] = (None, Outcome.ACCEPTED.value if i == 0 else Outcome.MERGED.value)
+                new_groups.append(fresh)
                 continue
-            existing = [target]
-        target = existing[0]
         for r in fresh:
-            assign[r] = (target, Outcome.MERGED.value)
+            outcome[r] = (target, Outcome.MERGED.value)
         touched.add(target)
-        for other in existing[1:]:
-            # The new records bridge two people already in the registry: a human decides.
-            a = min(person_records.get(target, [fresh[0]]))
-            b = min(person_records.get(other, [fresh[0]]))
-            cross_person.append((min(a, b), max(a, b)))
-    # New people: insert, then remember their ids for the records.
-    people_rows = []
-    chosen_new = []
-    for group in new_people:
-        chosen = choose_fields([records[r] for r in group])
-        chosen_new.append((group, chosen))
-        people_rows.append(person_values(chosen, at))
-    resolve_addresses(conn, people_rows)
-    if people_rows:
+
+    # New people, a chunk at a time: choose fields, insert, provenance.
+    for i in range(0, len(new_groups), settings.chunk):
+        chunk = new_groups[i : i + settings.chunk]
+        data = recs.dicts([r for g in chunk for r in g])
+        chosen_new = [choose_fields([data[r] for r in g]) for g in chunk]
+        rows = [person_values(c, at) for c in chosen_new]
+        resolve_addresses(conn, rows)
         ids = (
-            conn.execute(
-                insert(Person).returning(Person.id, sort_by_parameter_order=True), people_rows
-            )
+            conn.execute(insert(Person).returning(Person.id, sort_by_parameter_order=True), rows)
             .scalars()
             .all()
         )
-        for (group, _chosen), pid in zip(chosen_new, ids, strict=True):
-            for r in group:
-                assign[r] = (pid, assign[r][1])
-                records[r]["person_id"] = pid
-            person_records[pid] = list(group)
-        result.people_created = len(ids)
         conn.execute(
             insert(PersonSource),
-            [
-                provenance_row(pid, chosen, at)
-                for (_g, chosen), pid in zip(chosen_new, ids, strict=True)
-            ],
+            [provenance_row(pid, c, at) for c, pid in zip(chosen_new, ids, strict=True)],
         )
-    # Record outcomes.
-    updates = []
-    for r, (pid, outcome) in assign.items():
-        updates.append({"rid": r, "pid": pid, "oc": outcome})
-        records[r]["person_id"] = pid
-        if outcome == Outcome.ACCEPTED.value:
-            result.accepted += 1
-        else:
-            result.merged += 1
-    for pid in touched:
-        person_records.setdefault(pid, [])
-    for r, (pid, _oc) in assign.items():
-        if pid in touched and r not in person_records[pid]:
-            person_records[pid].append(r)
-    if updates:
-        conn.execute(
-            update(SourceRecord)
-            .where(SourceRecord.id == bindparam("rid"))
-            .values(person_id=bindparam("pid"), outcome=bindparam("oc")),
-            updates,
-        )
-    # Existing people that gained records: choose their fields again from all their records.
-    for pid in sorted(touched):
-        recs = [records[r] for r in sorted(person_records[pid])]
-        if not recs:
-            continue
-        chosen = choose_fields(recs)
-        values = person_values(chosen, at)
-        resolve_addresses(conn, [values])
-        values.pop("created_at")
-        conn.execute(update(Person).where(Person.id == pid).values(**values))
-        prov = provenance_row(pid, chosen, at)
-        if conn.execute(
-            select(PersonSource.person_id).where(PersonSource.person_id == pid)
-        ).first():
-            conn.execute(
-                update(PersonSource)
-                .where(PersonSource.person_id == pid)
-                .values(**{k: v for k, v in prov.items() if k != "person_id"})
-            )
-        else:
-            conn.execute(insert(PersonSource).values(**prov))
-        result.people_updated += 1
-    # Review queue: uncertain pairs between different people, and bridged people.
+        for g, pid in zip(chunk, ids, strict=True):
+            # The first record that could found the person alone is the accepted one.
+            founder = next(r for r in g if data[r]["birth_date"] is not None)
+            for r in g:
+                outcome[r] = (pid, Outcome.ACCEPTED.value if r == founder else Outcome.MERGED.value)
+        result.people_created += len(ids)
+
+    # Review queue: uncertain pairs, and confident ones refused by a constraint, between two
+    # different people or between a person and a record that has none (no birth date).
+    def person_after(rid: int) -> int | None:
+        got = outcome.get(rid)
+        return got[0] if got else (None if rid in pending else recs.person_of(rid))
+
     items = []
     seen = set(reviewed)
-    for a, b, p, w in review_pairs + [(a, b, 1.0, 99.0) for a, b in cross_person]:
-        pa, pb = records[a]["person_id"], records[b]["person_id"]
-        if pa is None or pb is None or pa == pb or (a, b) in seen:
+    in_review: set[int] = set()
+    unidentified_set = set(unidentified)
+    for a, b, p, w in review_pairs:
+        pa, pb = person_after(a), person_after(b)
+        if (a, b) in seen or pa == pb or (pa is None and pb is None):
+            continue
+        if (pa is None and a not in unidentified_set) or (pb is None and b not in unidentified_set):
             continue
         seen.add((a, b))
+        in_review.update(r for r in (a, b) if r in unidentified_set)
         items.append(
             {
                 "record_a_id": a,
@@ -483,12 +685,91 @@ def _decide(
                 "decided_by": "",
                 "decided_at": None,
                 "merged_into": None,
-                "node_id": records[a]["node_id"],
+                "node_id": int(recs.node[recs.pos((a,))[0]]),
             }
         )
     if items:
         conn.execute(insert(ReviewItem), items)
     result.review_items = len(items)
+
+    # Record outcomes (and the linkage's reject issues).
+    updates = [{"rid": r, "pid": pid, "oc": oc} for r, (pid, oc) in outcome.items()]
+    updates += [{"rid": r, "pid": None, "oc": Outcome.REJECTED.value} for r in unidentified]
+    for i in range(0, len(updates), 50_000):
+        conn.execute(
+            update(SourceRecord)
+            .where(SourceRecord.id == bindparam("rid"))
+            .values(person_id=bindparam("pid"), outcome=bindparam("oc")),
+            updates[i : i + 50_000],
+        )
+    result.accepted = sum(1 for _p, oc in outcome.values() if oc == Outcome.ACCEPTED.value)
+    result.merged = len(outcome) - result.accepted
+    result.rejected = len(unidentified)
+    del updates
+    if unidentified:
+        upos = recs.pos(unidentified)
+        issues = []
+        for r, fid, bid, row in zip(
+            unidentified,
+            df["file_id"].to_numpy()[upos].tolist(),
+            df["batch_id"].to_numpy()[upos].tolist(),
+            df["row_number"].to_numpy()[upos].tolist(),
+            strict=True,
+        ):
+            code = IN_REVIEW if r in in_review else NO_MATCH
+            issues.append(
+                {
+                    "file_id": fid,
+                    "batch_id": bid,
+                    "row_number": row,
+                    "severity": "reject",
+                    "field": "id_number",
+                    "code": code,
+                    "message": LINK_MESSAGES[code],
+                    "town": "",
+                    "masked_value": "",
+                }
+            )
+        conn.execute(insert(RowIssue), issues)
+
+    # Existing people that gained records: choose their fields again from all their records.
+    if touched:
+        touched_ids = np.fromiter(sorted(touched), dtype=np.int64)
+        has = np.isin(recs.person, touched_ids)
+        by_person: dict[int, list[int]] = {}
+        for rid, pid in zip(recs.ids[has].tolist(), recs.person[has].tolist(), strict=True):
+            by_person.setdefault(pid, []).append(rid)
+        for r, (pid, _oc) in outcome.items():
+            if pid in touched and r in pending:
+                by_person.setdefault(pid, []).append(r)
+        people = sorted(touched)
+        for i in range(0, len(people), settings.chunk):
+            chunk = people[i : i + settings.chunk]
+            data = recs.dicts(sorted({r for pid in chunk for r in by_person.get(pid, [])}))
+            for pid in chunk:
+                own = [data[r] for r in sorted(set(by_person.get(pid, [])))]
+                if not any(r["birth_date"] is not None for r in own):
+                    continue  # a hand-entered person joined by bare records keeps its fields
+                set_person_fields(conn, pid, choose_fields(own), at)
+                result.people_updated += 1
+
+
+def set_person_fields(conn: Connection, pid: int, chosen: dict[str, Any], at: datetime) -> None:
+    """Write an existing person's chosen fields and their provenance."""
+    values = person_values(chosen, at)
+    resolve_addresses(conn, [values])
+    values.pop("created_at")
+    conn.execute(update(Person.__table__).where(Person.__table__.c.id == pid).values(**values))
+    prov = provenance_row(pid, chosen, at)
+    table = PersonSource.__table__
+    if conn.execute(select(table.c.person_id).where(table.c.person_id == pid)).first():
+        conn.execute(
+            update(table)
+            .where(table.c.person_id == pid)
+            .values(**{k: v for k, v in prov.items() if k != "person_id"})
+        )
+    else:
+        conn.execute(table.insert().values(**prov))
 
 
 def person_values(chosen: dict[str, Any], at: datetime) -> dict[str, Any]:

@@ -12,13 +12,22 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from yitu.core.errors import ConflictError, NotFoundError
-from yitu.intake.linkage import choose_fields, person_values, provenance_row, resolve_addresses
+from yitu.intake.linkage import (
+    IN_REVIEW,
+    LINK_CODES,
+    LINK_MESSAGES,
+    NO_MATCH,
+    choose_fields,
+    set_person_fields,
+)
 from yitu.intake.models import (
     ImportFile,
     Kind,
+    Outcome,
     PersonSource,
     ReviewItem,
     ReviewStatus,
+    RowIssue,
     SourceRecord,
 )
 from yitu.people.models import Person
@@ -69,39 +78,83 @@ def _pending(view: ReviewView) -> None:
 
 
 def reject(session: Session, item_id: int, who: str, at: datetime) -> ReviewView:
-    """The two records are different people: the linkage never joins them again."""
+    """The two records are different people: the linkage never joins them again. A record
+    without a person (no birth date) that waits on no other item is now plainly unmatched."""
     view = _item(session, item_id)
     _pending(view)
     view.item.status = ReviewStatus.REJECTED.value
     view.item.decided_by = who[:64]
     view.item.decided_at = at
+    session.flush()
+    conn = session.connection()
+    for rec in (view.a, view.b):
+        if rec.person_id is not None:
+            continue
+        waiting = conn.execute(
+            select(ReviewItem.__table__.c.id).where(
+                ReviewItem.__table__.c.status == ReviewStatus.PENDING.value,
+                (ReviewItem.__table__.c.record_a_id == rec.id)
+                | (ReviewItem.__table__.c.record_b_id == rec.id),
+            )
+        ).first()
+        if waiting is None:
+            conn.execute(
+                update(RowIssue.__table__)
+                .where(*_link_issue(rec), RowIssue.__table__.c.code == IN_REVIEW)
+                .values(code=NO_MATCH, message=LINK_MESSAGES[NO_MATCH])
+            )
     return view
 
 
-def accept_merge(session: Session, item_id: int, who: str, at: datetime) -> tuple[int, int]:
+def _link_issue(rec: SourceRecord) -> tuple[Any, ...]:
+    t = RowIssue.__table__
+    return (t.c.file_id == rec.file_id, t.c.row_number == rec.row_number, t.c.code.in_(LINK_CODES))
+
+
+def accept_merge(session: Session, item_id: int, who: str, at: datetime) -> tuple[int, int | None]:
     """Merge the two records' people into one (the lower id survives); return (kept,
     removed). Everything pointing at the removed person moves: source records, person–house
     and person–organisation relations; the kept person's fields are chosen again from all its
-    records and their provenance rewritten."""
+    records and their provenance rewritten. A record without a person (the linkage rejected
+    it for want of a birth date) joins the other record's person: its row becomes ``merged``
+    and its reject issue goes (removed is then None)."""
     view = _item(session, item_id)
     _pending(view)
     pa, pb = view.a.person_id, view.b.person_id
-    if pa is None or pb is None:
-        raise ConflictError("a record of this item is not linked to a person yet")
+    if pa is None and pb is None:
+        raise ConflictError("neither record of this item is linked to a person")
     if pa == pb:
         raise ConflictError("both records already belong to the same person")
-    keep, gone = min(pa, pb), max(pa, pb)
-    for pid in (keep, gone):
-        if session.get(Person, pid) is None:  # out of the reviewer's scope: as if missing
-            raise NotFoundError(NOT_FOUND)
     conn = session.connection()
-    # Core statements on the tables: the moves must reach rows in any jurisdiction (the
-    # person's relations may sit in a neighbouring grid) once the reviewer may see both people.
-    for table in (SourceRecord.__table__, PersonHouse.__table__, PersonOrg.__table__):
-        conn.execute(update(table).where(table.c.person_id == gone).values(person_id=keep))
-    conn.execute(delete(PersonSource.__table__).where(PersonSource.__table__.c.person_id == gone))
-    session.expunge_all()
-    conn.execute(delete(Person.__table__).where(Person.__table__.c.id == gone))
+    if pa is None or pb is None:
+        keep = pb if pa is None else pa
+        assert keep is not None
+        bare = view.a if pa is None else view.b
+        if session.get(Person, keep) is None:  # out of the reviewer's scope: as if missing
+            raise NotFoundError(NOT_FOUND)
+        gone = None
+        issue = _link_issue(bare)
+        conn.execute(
+            update(SourceRecord.__table__)
+            .where(SourceRecord.__table__.c.id == bare.id)
+            .values(person_id=keep, outcome=Outcome.MERGED.value)
+        )
+        conn.execute(delete(RowIssue.__table__).where(*issue))
+        session.expunge_all()
+    else:
+        keep, gone = min(pa, pb), max(pa, pb)
+        for pid in (keep, gone):
+            if session.get(Person, pid) is None:  # out of the reviewer's scope: as if missing
+                raise NotFoundError(NOT_FOUND)
+        # Core statements on the tables: the moves must reach rows in any jurisdiction (the
+        # person's relations may sit in a neighbouring grid) once the reviewer may see both.
+        for table in (SourceRecord.__table__, PersonHouse.__table__, PersonOrg.__table__):
+            conn.execute(update(table).where(table.c.person_id == gone).values(person_id=keep))
+        conn.execute(
+            delete(PersonSource.__table__).where(PersonSource.__table__.c.person_id == gone)
+        )
+        session.expunge_all()
+        conn.execute(delete(Person.__table__).where(Person.__table__.c.id == gone))
     recs = [
         dict(r._mapping)
         for r in conn.execute(
@@ -113,21 +166,7 @@ def accept_merge(session: Session, item_id: int, who: str, at: datetime) -> tupl
             .order_by(SourceRecord.__table__.c.id)
         )
     ]
-    chosen = choose_fields(recs)
-    values = person_values(chosen, at)
-    resolve_addresses(conn, [values])
-    values.pop("created_at")
-    conn.execute(update(Person.__table__).where(Person.__table__.c.id == keep).values(**values))
-    prov = provenance_row(keep, chosen, at)
-    table = PersonSource.__table__
-    if conn.execute(select(table.c.person_id).where(table.c.person_id == keep)).first():
-        conn.execute(
-            update(table)
-            .where(table.c.person_id == keep)
-            .values(**{k: v for k, v in prov.items() if k != "person_id"})
-        )
-    else:
-        conn.execute(table.insert().values(**prov))
+    set_person_fields(conn, keep, choose_fields(recs), at)
     conn.execute(
         update(ReviewItem.__table__)
         .where(ReviewItem.__table__.c.id == item_id)

@@ -2,9 +2,10 @@
 
 The field rules are ``yitu.intake.clean``'s; this module decides what a row needs to be kept:
 
-* people: a valid name, and a birth date from somewhere (a valid ID number, the digits of an
-  invalid one when they hold a plausible date, or a birth-date column). An invalid ID or
-  phone is a *warning*: the record is kept for linkage, its digits compared fuzzily.
+* people: a valid name. An invalid ID or phone is a *warning*: the record is kept for linkage,
+  its digits compared fuzzily. A row without a birth date (no valid ID number, no plausible
+  date in its digits, no birth-date column) is kept too, but only a confident link to an
+  identified person keeps it (``linkage.py``); otherwise the linkage rejects it.
 * houses: an address matched to a room (房屋) of the standard address registry.
 * organisations: a valid 统一社会信用代码 and a name; new ones also need a matched address
   (an organisation is placed on the map by its building).
@@ -253,12 +254,15 @@ class RowCleaner:
         if not self._identity(row, record, result, REJECT):
             return False
         if record["birth_date"] is None:
-            return self._reject(
-                result,
-                "id_number",
-                "no_birth_date",
-                "neither a valid ID number nor a birth date: the person cannot be identified",
-                self._get(row, "id_number"),
+            # Kept for the linkage, which merges it into a person on a confident match (name,
+            # phone, room) or rejects it then: such a row cannot found a person on its own.
+            result.issues.append(
+                RowIssue(
+                    WARNING,
+                    "id_number",
+                    "no_birth_date",
+                    "neither a valid ID number nor a birth date: kept for linkage only",
+                )
             )
         raw_phone = self._get(row, "phone")
         if "phone" in self.index:
