@@ -339,12 +339,17 @@ class AuditLog:
         with self.db.sessions() as session:
             session.info.update(info)
             change = Change(session)
-            with session.begin():
-                yield change
-                if not change.entries:
-                    raise RuntimeError("an audited change must record at least one audit entry")
-                session.flush()
-                seqs, mac = self._append(session.connection(), change.entries)
+            try:
+                with session.begin():
+                    yield change
+                    if not change.entries:
+                        if change.unchanged:
+                            raise _NothingChangedError
+                        raise RuntimeError("an audited change must record at least one audit entry")
+                    session.flush()
+                    seqs, mac = self._append(session.connection(), change.entries)
+            except _NothingChangedError:
+                return
             change.seqs = seqs
         self._advance_head(seqs[-1], mac)
 
@@ -370,10 +375,21 @@ class Change:
         self.session = session
         self.entries: list[tuple[Entry, str]] = []
         self.seqs: list[int] = []  # set once committed
+        self.unchanged = False
 
     def record(self, entry: Entry) -> None:
         """Audit ``entry`` with this change (appended to the chain when the change commits)."""
         self.entries.append((entry, request_id_var.get()))
+
+    def nothing_changed(self) -> None:
+        """The block found nothing to change (e.g. an update to the values already held): it
+        ends without a record, and its transaction is rolled back, not committed, so nothing
+        unrecorded can be written. Ignored once an entry is recorded."""
+        self.unchanged = True
+
+
+class _NothingChangedError(Exception):
+    """Ends a change block that called ``Change.nothing_changed`` and recorded nothing."""
 
 
 class AuditUnavailableError(RuntimeError):
