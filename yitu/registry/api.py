@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
-from yitu.access.deps import get_platform, requires, scoped_session
+from yitu.access.deps import get_platform, requires, scoped_change, scoped_session
 from yitu.access.masking import Purpose, Tier, tier_for
 from yitu.access.principal import Principal
 from yitu.access.roles import Permission
@@ -271,12 +271,9 @@ async def buildings_in_polygon(
     return _collection(await platform.call(work))
 
 
-def _audit_org(platform: Platform, principal: Principal, action: str, org_id: int,
-               fields: list[str]) -> None:
-    platform.audit.record(
-        Entry(action, principal.actor, object_type="organisation", object_ids=[org_id],
-              fields=fields, purpose="register")
-    )
+def _org_entry(principal: Principal, action: str, org_id: int, fields: list[str]) -> Entry:
+    return Entry(action, principal.actor, object_type="organisation", object_ids=[org_id],
+                 fields=fields, purpose="register")
 
 
 @router.get("/organisations/{org_id}", response_model=OrgOut, summary="An organisation")
@@ -293,9 +290,11 @@ async def org_detail(org_id: int, platform: PlatformDep, principal: Reader) -> O
 async def org_create(body: OrgCreate, platform: PlatformDep, principal: OrgWriter) -> OrgOut:
     def work() -> OrgOut:
         values = body.model_dump(exclude={"node_code"})
-        with scoped_session(platform, principal) as session:
-            out = org_out(services.create_org(session, principal.scope, body.node_code, values))
-        _audit_org(platform, principal, "create", out.id, sorted(values))
+        with scoped_change(platform, principal) as change:  # the organisation and its record
+            out = org_out(
+                services.create_org(change.session, principal.scope, body.node_code, values)
+            )
+            change.record(_org_entry(principal, "create", out.id, sorted(values)))
         return out
 
     return await platform.call(work)
@@ -311,11 +310,13 @@ async def org_update(
         for k, v in values.items():
             if v is None and k != "building_id":
                 raise InvalidInputError(f"{k} must not be null")
-        with scoped_session(platform, principal) as session:
-            org, changed = services.update_org(session, org_id, values)
+        with scoped_change(platform, principal) as change:  # the update and its record
+            org, changed = services.update_org(change.session, org_id, values)
             out = org_out(org)
-        if changed:
-            _audit_org(platform, principal, "update", org_id, sorted(changed))
+            if changed:
+                change.record(_org_entry(principal, "update", org_id, sorted(changed)))
+            else:
+                change.nothing_changed()
         return out
 
     return await platform.call(work)
