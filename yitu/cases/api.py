@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from yitu.access.deps import requires, scoped_session
+from yitu.access.deps import requires, scoped_change, scoped_session
 from yitu.access.masking import Tier
 from yitu.access.models import JurisdictionNode, User
 from yitu.access.principal import Principal
@@ -175,12 +175,14 @@ async def post_category(body: CategoryIn, request: Request, principal: Admin) ->
     p = _platform(request)
 
     def work() -> dict[str, Any]:
-        with scoped_session(p, principal) as s:
+        with scoped_change(p, principal) as change:  # the category and its record, or neither
+            s = change.session
             c = catalog.create_category(s, body.model_dump(), at=p.clock.now(),
                                         user_id=principal.user_id)
+            s.flush()
             out = category_dict(c, _dept_codes(s).get(c.department_id or 0))
-        p.audit.record(Entry("create", principal.actor, object_type="case_category",
-                             object_ids=[c.id], detail=c.code))
+            change.record(Entry("create", principal.actor, object_type="case_category",
+                                object_ids=[c.id], detail=c.code))
         return out
 
     return await p.call(work)
@@ -194,13 +196,15 @@ async def patch_category(
     changes = body.model_dump(exclude_unset=True)
 
     def work() -> dict[str, Any]:
-        with scoped_session(p, principal) as s:
+        with scoped_change(p, principal) as change:
+            s = change.session
             c = catalog.revise_category(s, code, changes, at=p.clock.now(),
                                         user_id=principal.user_id)
+            s.flush()
             out = category_dict(c, _dept_codes(s).get(c.department_id or 0))
-        p.audit.record(Entry("update", principal.actor, object_type="case_category",
-                             object_ids=[c.id], fields=sorted(changes),
-                             detail=f"{c.code} v{c.version}"))
+            change.record(Entry("update", principal.actor, object_type="case_category",
+                                object_ids=[c.id], fields=sorted(changes),
+                                detail=f"{c.code} v{c.version}"))
         return out
 
     return await p.call(work)
@@ -211,10 +215,10 @@ async def delete_category(code: str, request: Request, principal: Admin) -> None
     p = _platform(request)
 
     def work() -> None:
-        with scoped_session(p, principal) as s:
-            catalog.retire_category(s, code, at=p.clock.now())
-        p.audit.record(Entry("delete", principal.actor, object_type="case_category",
-                             detail=code))
+        with scoped_change(p, principal) as change:
+            catalog.retire_category(change.session, code, at=p.clock.now())
+            change.record(Entry("delete", principal.actor, object_type="case_category",
+                                detail=code))
 
     await p.call(work)
 
@@ -239,7 +243,8 @@ async def post_member(
     p = _platform(request)
 
     def work() -> dict[str, Any]:
-        with scoped_session(p, principal) as s:
+        with scoped_change(p, principal) as change:
+            s = change.session
             dept = catalog.get_department(s, code, "department")
             user = s.scalar(select(User).where(User.username == body.username))
             if user is None or user.role not in (Role.DEPT_HANDLER, Role.TOWNSHIP_OFFICER):
@@ -249,8 +254,8 @@ async def post_member(
             if exists:
                 raise ConflictError("already a member")
             s.add(DepartmentMember(user_id=user.id, department_id=dept.id))
-        p.audit.record(Entry("grant", principal.actor, object_type="case_department",
-                             object_ids=[user.id], detail=code))
+            change.record(Entry("grant", principal.actor, object_type="case_department",
+                                object_ids=[user.id], detail=code))
         return {"department": code, "username": body.username}
 
     return await p.call(work)
@@ -334,7 +339,8 @@ async def post_subscription(
         raise field_error("channel", f"must be one of {', '.join(sorted(notify.SENDERS))}")
 
     def work() -> dict[str, Any]:
-        with scoped_session(p, principal) as s:
+        with scoped_change(p, principal) as change:
+            s = change.session
             dept = catalog.get_department(s, body.department) if body.department else None
             sub = Subscription(name=body.name, channel=body.channel, url=body.url,
                                secret=body.secret, actions=body.actions,
@@ -343,8 +349,8 @@ async def post_subscription(
             s.add(sub)
             s.flush()
             sid = sub.id
-        p.audit.record(Entry("create", principal.actor, object_type="case_subscription",
-                             object_ids=[sid], detail=body.name))
+            change.record(Entry("create", principal.actor, object_type="case_subscription",
+                                object_ids=[sid], detail=body.name))
         return {"id": sid, "name": body.name}
 
     return await p.call(work)
