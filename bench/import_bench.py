@@ -207,6 +207,7 @@ def measure(work: Path, batch_size: int, workers: int, url: str | None) -> dict[
     from yitu.intake.mapping import load_mapping
     from yitu.intake.models import Kind, SourceRecord
     from yitu.intake.report import build_report
+    from yitu.intake.rows import CleanMemo
     from yitu.intake.service import build_matcher, run_import
 
     if url is None:
@@ -223,6 +224,7 @@ def measure(work: Path, batch_size: int, workers: int, url: str | None) -> dict[
     def now() -> datetime:
         return datetime.now(UTC)
 
+    memo = CleanMemo()  # address and name results by text, shared by the sources
     meter = PhaseMeter()
     steps: dict[str, dict[str, float]] = {}
     rows: dict[str, int] = {}
@@ -261,6 +263,7 @@ def measure(work: Path, batch_size: int, workers: int, url: str | None) -> dict[
                     progress=tick,
                     matcher=matcher,
                     workers=workers,
+                    memo=memo,
                 ),
             )
             rows[s["source"]] = result.files[0].rows

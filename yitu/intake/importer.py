@@ -33,7 +33,7 @@ from yitu.intake.clean import AddressMatcher
 from yitu.intake.mapping import Mapping
 from yitu.intake.models import ImportBatch, ImportFile, Kind, Outcome, RowIssue, SourceRecord
 from yitu.intake.reader import file_hash, open_table
-from yitu.intake.rows import REJECT, RowCleaner, RowResult
+from yitu.intake.rows import REJECT, CleanMemo, MemoEntries, RowCleaner, RowResult
 
 DEFAULT_BATCH = 10_000
 Progress = Callable[[int, int], None]  # rows done, rows total
@@ -180,8 +180,10 @@ def import_file(
     progress: Progress | None = None,
     after_batch: Callable[[int], None] | None = None,
     workers: int = 1,
+    memo: CleanMemo | None = None,
 ) -> FileResult:
-    """Import ``path`` (CSV or XLSX) as ``source`` with ``mapping``; see the module doc."""
+    """Import ``path`` (CSV or XLSX) as ``source`` with ``mapping``; see the module doc.
+    ``memo``: cleaning results by text shared with the run's other files (same database)."""
     if not source or len(source) > 40:
         raise InvalidInputError("source must be 1–40 characters")
     if batch_size < 1:
@@ -209,7 +211,7 @@ def import_file(
         result.already_imported = True
         result.batches_skipped = committed
         return result
-    cleaner = RowCleaner(mapping, table.header, source, matcher, today, towns)
+    cleaner = RowCleaner(mapping, table.header, source, matcher, today, towns, memo)
     batches = [data[i : i + batch_size] for i in range(0, len(data), batch_size)]
     result.batches_skipped = committed
     done_rows = sum(len(b) for b in batches[:committed])
@@ -217,7 +219,7 @@ def import_file(
         progress(done_rows, len(data))
     lookups = FileLookups()
     waited = time.perf_counter()
-    for seq, (results, clean_s, address_s) in zip(
+    for seq, (results, clean_s, address_s, new) in zip(
         range(committed, len(batches)),
         _cleaned(cleaner, batches[committed:], workers),
         strict=True,
@@ -226,6 +228,7 @@ def import_file(
         timings["wait"] += t - waited
         timings["clean"] += clean_s
         timings["address"] += address_s
+        cleaner.memo.merge(new)  # a worker's results: the next file's workers start with them
         _write_batch(
             db, file_id, seq, results, source, mapping.kind, seen, root, today, now, lookups
         )
@@ -249,15 +252,20 @@ def import_file(
 _CLEANER: RowCleaner | None = None  # the forked workers' cleaner (inherited, not pickled)
 
 
-Cleaned = tuple[list[RowResult], float, float]  # results, clean CPU s, of which address
+# results, clean CPU s, of which address, memo entries computed
+Cleaned = tuple[list[RowResult], float, float, MemoEntries]
 
 
 def _clean_rows(cleaner: RowCleaner, rows: list[tuple[int, list[str]]]) -> Cleaned:
-    # CPU time, not wall: on a shared machine the wall clock of a worker measures the others.
-    t = time.process_time()
+    # CPU time, not wall: on a shared machine a worker's wall clock measures the others too.
+    # The address share is timed by the (cheap) wall clock per address and applied to the CPU
+    # time (a CPU-time clock read per address is a system call here).
+    cpu, wall = time.process_time(), time.perf_counter()
     before = cleaner.address_s
     results = [cleaner.clean(n, values) for n, values in rows]
-    return results, time.process_time() - t, cleaner.address_s - before
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    address = cpu * (cleaner.address_s - before) / wall if wall > 0 else 0.0
+    return results, cpu, address, cleaner.take_new()
 
 
 def _clean_batch(rows: list[tuple[int, list[str]]]) -> Cleaned:

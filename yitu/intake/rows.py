@@ -81,9 +81,33 @@ def _digits_birth(candidate: str | None, today: date) -> date | None:
     return clean_date(candidate[6:14], "birth_date", latest=today).value
 
 
+@dataclass
+class CleanMemo:
+    """The costly pure rules' results by input text — address parse + match (with its town)
+    and name + pinyin key — shared by every file of a run: the same address recurs for every
+    member of a household and in every source, the same name in every source. Cleaning
+    workers send back what they computed (``take_new``) and the importer ``merge``s it, so the
+    next file's workers start with it. Valid for one database (one address registry)."""
+
+    addresses: dict[str, tuple[AddressMatch | None, str]] = field(default_factory=dict)
+    names: dict[str, tuple[Cleaned[str], str]] = field(default_factory=dict)
+    limit: int = 3_000_000  # entries per dict (~1 KB each at most): memory stays bounded
+
+    def merge(self, new: MemoEntries) -> None:
+        for memo, entries in ((self.addresses, new[0]), (self.names, new[1])):
+            for text, value in entries:
+                if len(memo) < self.limit:
+                    memo.setdefault(text, value)
+
+
+MemoEntries = tuple[
+    list[tuple[str, tuple[AddressMatch | None, str]]], list[tuple[str, tuple[Cleaned[str], str]]]
+]
+
+
 class RowCleaner:
-    """Cleans rows of one file. Address parsing and matching are cached by text: the same
-    address recurs for every member of a household and in every source."""
+    """Cleans rows of one file. Address parsing and matching and names are memoised by text
+    (``CleanMemo``, shared by the files of a run when the caller passes one)."""
 
     def __init__(
         self,
@@ -93,6 +117,7 @@ class RowCleaner:
         matcher: AddressMatcher | None,
         today: date,
         towns: dict[int, str] | None = None,
+        memo: CleanMemo | None = None,
     ) -> None:
         self.mapping = mapping
         self.kind = mapping.kind
@@ -101,9 +126,9 @@ class RowCleaner:
         self.matcher = matcher
         self.today = today
         self.towns = towns or {}  # node id -> town name (for the report)
-        self._addresses: dict[str, tuple[AddressMatch | None, str]] = {}
-        self._names: dict[str, tuple[Cleaned[str], str]] = {}
-        self.address_s = 0.0  # CPU time spent parsing and matching distinct address texts
+        self.memo = memo if memo is not None else CleanMemo()
+        self._new: MemoEntries = ([], [])  # computed here since the last take_new()
+        self.address_s = 0.0  # wall time spent parsing and matching distinct address texts
         self.values = {
             name: mapping.value_map(name)
             for name in ("relation", "house_use", "gender", "registration_type", "org_kind")
@@ -119,11 +144,16 @@ class RowCleaner:
         payload = "\x1f".join([self.source, self.kind.value, *values])
         return hashlib.sha256(payload.encode()).hexdigest()
 
+    def take_new(self) -> MemoEntries:
+        """The memo entries computed since the last call (a worker's share for the parent)."""
+        new, self._new = self._new, ([], [])
+        return new
+
     def address(self, raw: str) -> tuple[AddressMatch | None, str]:
         """(match or None, town name) for an address text."""
-        hit = self._addresses.get(raw)
+        hit = self.memo.addresses.get(raw)
         if hit is None:
-            t = time.process_time()
+            t = time.perf_counter()
             parsed = parse_address(raw)
             parts = parsed.value if isinstance(parsed, Cleaned) else parsed
             match = (
@@ -137,17 +167,20 @@ class RowCleaner:
             if not town:
                 town = str(getattr(parts, "town", "") or "")
             hit = (match, town)
-            if len(self._addresses) < 2_000_000:
-                self._addresses[raw] = hit
-            self.address_s += time.process_time() - t
+            if len(self.memo.addresses) < self.memo.limit:
+                self.memo.addresses[raw] = hit
+                self._new[0].append((raw, hit))
+            self.address_s += time.perf_counter() - t
         return hit
 
     def _name(self, raw: str) -> tuple[Cleaned[str], str]:
-        hit = self._names.get(raw)
+        hit = self.memo.names.get(raw)
         if hit is None:
             cleaned = clean_name(raw)
             hit = (cleaned, name_key(cleaned.value) if cleaned.value else "")
-            self._names[raw] = hit
+            if len(self.memo.names) < self.memo.limit:
+                self.memo.names[raw] = hit
+                self._new[1].append((raw, hit))
         return hit
 
     def _code(self, name: str, raw: str) -> str | None:

@@ -18,6 +18,7 @@ from yitu.intake.importer import DEFAULT_BATCH, FileResult, accounting, import_f
 from yitu.intake.linkage import LinkResult, LinkSettings, link_people
 from yitu.intake.mapping import Mapping
 from yitu.intake.models import ImportFile, Kind
+from yitu.intake.rows import CleanMemo
 
 FileProgress = Callable[[str, int, int], None]  # file name, rows done, rows total
 
@@ -49,9 +50,11 @@ def run_import(
     step: Callable[[str], None] | None = None,
     matcher: AddressMatcher | None = None,
     workers: int = 1,
+    memo: CleanMemo | None = None,
 ) -> RunResult:
     """Import ``paths`` as ``source``; then link all people records (if any are pending) and
-    check that every row of every file is accounted for."""
+    check that every row of every file is accounted for. ``memo`` (with ``matcher``) carries
+    cleaning results over from an earlier call on the same database."""
     if mapping.source and mapping.source != source:
         raise InvalidInputError(f"the mapping is for source {mapping.source!r}, not {source!r}")
     for p in paths:
@@ -59,6 +62,7 @@ def run_import(
             raise InvalidInputError(f"no such file: {p.name}")
     matcher = matcher or build_matcher(db)
     today = now().date()
+    memo = memo if memo is not None else CleanMemo()  # shared by this call's files
     result = RunResult()
     for p in paths:
         cb = (lambda done, total, name=p.name: progress(name, done, total)) if progress else None
@@ -74,6 +78,7 @@ def run_import(
                 batch_size=batch_size,
                 progress=cb,
                 workers=workers,
+                memo=memo,
             )
         )
     if link and mapping.kind == Kind.PEOPLE:

@@ -93,6 +93,10 @@ class AddressMatcher:
         self.road_names: list[str] = []
         self.road_set: frozenset[str] = frozenset()
         self.road_by_key: dict[str, list[str]] = defaultdict(list)
+        # Memos of pure lookups: a county's addresses name a few thousand divisions and roads
+        # (the fuzzy road search is the costliest step of a match).
+        self._division_memo: dict[tuple[str, str], frozenset[int]] = {}
+        self._road_memo: dict[str, list[tuple[str, float]]] = {}
 
     # -- building the index -------------------------------------------------------------
     @classmethod
@@ -174,15 +178,27 @@ class AddressMatcher:
             self.by_village_name[(village, key)].append(bid)
 
     # -- matching ----------------------------------------------------------------------
-    def _division_ids(self, name: str | None, level: str) -> set[int]:
+    def _division_ids(self, name: str | None, level: str) -> frozenset[int]:
         if not name:
-            return set()
-        return {n for n in self.names.get(name, ()) if self.node_level.get(n) == level}
+            return frozenset()
+        found = self._division_memo.get((name, level))
+        if found is None:
+            found = frozenset(
+                n for n in self.names.get(name, ()) if self.node_level.get(n) == level
+            )
+            self._division_memo[(name, level)] = found
+        return found
 
     def _roads(self, road: str) -> list[tuple[str, float]]:
         """Known road names for ``road`` with a penalty: exact 0, homophone 0.05, fuzzy 0.1
         (up to five near names: one wrong character in a three-character name is a ratio of
         67; the door number and the divisions then decide among them)."""
+        found = self._road_memo.get(road)
+        if found is None:
+            found = self._road_memo[road] = self._find_roads(road)
+        return found
+
+    def _find_roads(self, road: str) -> list[tuple[str, float]]:
         if road in self.road_set:
             return [(road, 0.0)]
         same_sound = self.road_by_key.get(name_key(road))
