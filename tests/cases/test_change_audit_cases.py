@@ -1,20 +1,27 @@
 """Case administration changes commit with their audit records (``AuditLog.change``): with the
 audit store failing, a category create/edit/retire, a department grant or a webhook
-subscription leaves no change; a change that fails leaves no record."""
+subscription (API), a department grant or an Open311 key issued or revoked (CLI) leaves no
+change; a change that fails leaves no record."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from click.testing import Result
 from fastapi.testclient import TestClient
 from foundation.test_change_audit import audit_store_refuses
+from foundation.world import AUDIT_KEY
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from cases.conftest import CasesWorld
 from yitu.access.roles import Role
 from yitu.audit.chain import verify
 from yitu.audit.models import AuditEvent
 from yitu.cases.models import Category, DepartmentMember, Subscription
+from yitu.cases.open311_models import Open311Key
+from yitu.cli import app as cli
 
 CATS = "/api/v1/cases/categories"
 NEW_CATEGORY: dict[str, Any] = {
@@ -104,3 +111,38 @@ def test_a_failing_case_admin_change_leaves_no_record(fresh_cases: CasesWorld) -
                     headers=h)
     assert r.status_code == 422
     assert _state(cw) == before and _audit_since(cw, seq) == []
+
+
+def _cli(cw: CasesWorld, tmp_path: Path, *args: str) -> Result:
+    env = {
+        "YITU_DATABASE_URL": cw.platform.settings.database_url,
+        "YITU_AUDIT_KEY": AUDIT_KEY,
+        "YITU_DATA_DIR": str(tmp_path / "data"),
+    }
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def test_cli_case_changes_need_their_audit_record(fresh_cases: CasesWorld, tmp_path: Path) -> None:
+    cw = fresh_cases
+    keys = select(func.count()).select_from(Open311Key)
+    members, seq = _state(cw)[2], _last_seq(cw)
+    with audit_store_refuses(cw.world):
+        assert _cli(cw, tmp_path, "cases", "add-member", "u_dept_handler", "jtj").exit_code != 0
+        assert _cli(cw, tmp_path, "cases", "open311-key", "issue", "审计客户端").exit_code != 0
+    assert _state(cw)[2] == members and _count(cw, keys) == 0 and _last_seq(cw) == seq
+
+    assert _cli(cw, tmp_path, "cases", "add-member", "u_dept_handler", "jtj").exit_code == 0
+    assert _cli(cw, tmp_path, "cases", "open311-key", "issue", "审计客户端").exit_code == 0
+    with audit_store_refuses(cw.world):
+        assert _cli(cw, tmp_path, "cases", "open311-key", "revoke", "审计客户端").exit_code != 0
+    with cw.session() as s:
+        assert s.scalar(select(Open311Key.revoked_at)) is None
+    assert _cli(cw, tmp_path, "cases", "open311-key", "revoke", "审计客户端").exit_code == 0
+    assert _audit_since(cw, seq) == [
+        ("grant", "case_department", "jtj"),
+        ("create", "open311_key", "审计客户端"),
+        ("update", "open311_key", "revoked 审计客户端"),
+    ]
+    # A change that fails (no such department) leaves no record either.
+    assert _cli(cw, tmp_path, "cases", "add-member", "u_dept_handler", "nope").exit_code != 0
+    assert len(_audit_since(cw, seq)) == 3

@@ -71,16 +71,16 @@ def categories() -> None:
 def add_member(username: str, department: str) -> None:
     """Let USERNAME handle cases for DEPARTMENT (a code, e.g. cgj)."""
     p = platform()
-    try:
-        with p.db.session(**{SCOPE_KEY: UNRESTRICTED}) as s:
+    try:  # the membership and its audit record commit together, or neither
+        with p.audit.change(**{SCOPE_KEY: UNRESTRICTED}) as change:
+            s = change.session
             dept = catalog.get_department(s, department)
             user = s.scalar(select(User).where(User.username == username))
             if user is None:
                 raise typer.BadParameter(f"no user {username}")
             s.add(DepartmentMember(user_id=user.id, department_id=dept.id))
-            uid = user.id
+            change.record(Entry("grant", cli_actor(), object_type="case_department",
+                                object_ids=[user.id], detail=department))
     except YituError as exc:
         raise typer.BadParameter(exc.detail) from exc
-    p.audit.record(Entry("grant", cli_actor(), object_type="case_department",
-                         object_ids=[uid], detail=department))
     typer.echo(f"{username} handles cases for {department}")

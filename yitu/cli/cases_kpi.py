@@ -73,25 +73,26 @@ def issue_key(
     """Issue a key for a client application; it is printed once, only its hash is kept."""
     p = platform()
     actor = cli_actor()
-    try:
-        with p.db.session(**{SCOPE_KEY: UNRESTRICTED}) as s:
-            key = open311.issue_key(s, client, actor.username, p.clock.now(), batch=batch)
+    try:  # the key and its audit record commit together, or neither
+        with p.audit.change(**{SCOPE_KEY: UNRESTRICTED}) as change:
+            key = open311.issue_key(change.session, client, actor.username, p.clock.now(),
+                                    batch=batch)
+            change.record(Entry("create", actor, object_type="open311_key", detail=client))
     except YituError as exc:
         raise typer.BadParameter(exc.detail) from exc
-    p.audit.record(Entry("create", actor, object_type="open311_key", detail=client))
     typer.echo(key)
 
 
 @keys_app.command("revoke")
 def revoke_key(client: str) -> None:
     p = platform()
-    try:
-        with p.db.session(**{SCOPE_KEY: UNRESTRICTED}) as s:
-            open311.revoke_key(s, client, p.clock.now())
+    try:  # the revocation and its audit record commit together, or neither
+        with p.audit.change(**{SCOPE_KEY: UNRESTRICTED}) as change:
+            open311.revoke_key(change.session, client, p.clock.now())
+            change.record(Entry("update", cli_actor(), object_type="open311_key",
+                                detail=f"revoked {client}"))
     except YituError as exc:
         raise typer.BadParameter(exc.detail) from exc
-    p.audit.record(Entry("update", cli_actor(), object_type="open311_key",
-                         detail=f"revoked {client}"))
     typer.echo(f"revoked {client}")
 
 

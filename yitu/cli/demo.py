@@ -56,22 +56,25 @@ def init() -> None:
     settings = Settings()
     upgrade(settings.resolved_database_url)
     p = platform(settings)
-    with p.db.session(**{SCOPE_KEY: UNRESTRICTED}) as session:
-        added = load_divisions(session)
+    # The divisions and their audit record commit together (nothing new: nothing committed).
+    with p.audit.change(**{SCOPE_KEY: UNRESTRICTED}) as change:
+        added = load_divisions(change.session)
+        if added:
+            change.record(
+                Entry(
+                    "config_change",
+                    cli_actor(),
+                    object_type="jurisdiction",
+                    detail=f"loaded divisions: {added} new nodes",
+                )
+            )
+        else:
+            change.nothing_changed()
     # The demo county (grids, buildings, people…): the small one, once, if none is loaded.
     if load_small_if_empty(p):
         typer.echo("demo county generated (scale small, seed 1)")
     if demo_cases_if_empty(p):
         typer.echo("demo cases generated (12 months, seed 1)")
-    if added:
-        p.audit.record(
-            Entry(
-                "config_change",
-                cli_actor(),
-                object_type="jurisdiction",
-                detail=f"loaded divisions: {added} new nodes",
-            )
-        )
     for account in DEMO_ACCOUNTS:
         _ensure_account(p, account)
 
