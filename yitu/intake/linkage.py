@@ -1,31 +1,41 @@
 """Entity resolution of people records across sources (splink, Fellegi–Sunter on DuckDB).
 
 Every run links **all** people records (earlier imports too), so a new source can match any
-record seen before; it then decides only the ``pending`` ones:
+record seen before; it then decides the ``pending`` ones, and again the ones an earlier run
+rejected (a new source may hold their person now):
 
-1. splink scores candidate pairs from three blocking rules — the same ID number (valid, or
-   the digits of an invalid one), the same name pinyin key and birth date, the same phone —
-   with comparisons on ID digits (exact / 1 / 2 edits), name (exact / same pinyin key, which
-   catches homophones and variant characters / close key), birth date (exact / 1 edit), phone
-   (exact / 1 edit) and place (same room / same building). u-probabilities come from random
-   sampling, m-probabilities from EM on two blocking rules, λ from the ID-number rule.
-2. Pairs at or above ``merge_probability`` touching a pending record are joined (union–find,
-   minus pairs a reviewer rejected); a component with no person yet becomes one person (its
-   first record ``accepted``, the rest ``merged``), one holding a person adds its pending
-   records to it (``merged``). Two existing people are never joined silently: the pair goes to
-   the review queue, as do pairs between ``review_probability`` and ``merge_probability``.
-3. Each touched person's fields are chosen from all its records — most frequent valid ID
+1. splink scores candidate pairs from four blocking rules — the same ID number (valid, or the
+   digits of an invalid one), the same name pinyin key and birth date, the same phone, the same
+   name key in the same building — with comparisons on ID digits (exact / 1 / 2 edits), name
+   (exact / same pinyin key, which catches homophones and variant characters / close key),
+   birth date (exact / 1 edit), phone (exact / 1 edit) and place (same room / same building).
+   u-probabilities come from random sampling, m-probabilities from EM on two blocking rules,
+   λ from the ID-number rule. DuckDB runs under a memory limit; only the pairs above
+   ``review_probability`` leave it, as Arrow batches into numpy arrays.
+2. Pairs at or above ``merge_probability`` touching a decided record are clustered strongest
+   first under **cannot-link constraints** (``constrained_clusters``): a pair a reviewer
+   rejected, two different valid ID numbers, two people already in the registry never end in
+   one cluster, not even through a third record; the refused pair goes to the review queue, as
+   do pairs between ``review_probability`` and ``merge_probability``. A cluster with no person
+   yet becomes one (its first record able to found it ``accepted``, the rest ``merged``); one
+   holding a person adds its records to it (``merged``).
+3. A record without a birth date (no valid ID number, no date in its digits, no birth-date
+   column: the grid survey's blank IDs) cannot found a person. Confidently linked to a
+   cluster that can, it is ``merged``; otherwise it is ``rejected`` (``no_id_in_review`` when an
+   uncertain match to a person waits in the review queue, else ``no_id_no_match``).
+4. Each touched person's fields are chosen from all its records — most frequent valid ID
    number, the name most often written, birth date and gender from that ID (else the most
    frequent birth date), the phone and address of the most recent record — and the record each
    value came from is kept in ``intake_person_sources`` (field-level provenance).
 
-The whole decision step is one transaction: killed half-way, the records stay pending and the
-next run links them again.
+The whole decision step is one transaction: killed half-way, the records stay as they were and
+the next run links them again.
 """
 
 from __future__ import annotations
 
 import gc
+import itertools
 import logging
 import tempfile
 from collections import Counter
@@ -507,6 +517,7 @@ class _Records:
         self.person = df["person_id"].fillna(-1).to_numpy(dtype=np.int64)
         self.born = df["birth_date"].notna().to_numpy()
         self.node = df["node_id"].to_numpy(dtype=np.int64)
+        self.numbers = df["id_number"].to_numpy(dtype=object)
 
     def pos(self, rids: Iterable[int]) -> np.ndarray:
         return np.searchsorted(self.ids, np.fromiter(rids, dtype=np.int64))
@@ -575,7 +586,7 @@ def _decide(
     # Exclusive keys of the records in confident pairs: their valid ID number, their person.
     nodes = np.unique(np.concatenate([a_arr[strong], b_arr[strong]]))
     at_pos = recs.pos(nodes.tolist())
-    numbers = df["id_number"].to_numpy(dtype=object)[at_pos]
+    numbers = recs.numbers[at_pos]
     id_key = {
         int(n): str(v) for n, v in zip(nodes, numbers, strict=True) if isinstance(v, str) and v
     }
@@ -597,9 +608,7 @@ def _decide(
         group.sort()
     # Existing registry people without records (entered by hand, demo county) join by ID.
     pend_pos = recs.pos(sorted(pending))
-    wanted = sorted(
-        {v for v in df["id_number"].to_numpy(dtype=object)[pend_pos] if isinstance(v, str) and v}
-    )
+    wanted = sorted({v for v in recs.numbers[pend_pos] if isinstance(v, str) and v})
     by_number: dict[str, int] = {}
     for i in range(0, len(wanted), 500):
         by_number.update(
@@ -622,9 +631,7 @@ def _decide(
             unidentified.extend(fresh)  # nobody here can found a person
             continue
         else:
-            ids = [
-                v for v in df["id_number"].to_numpy(dtype=object)[gpos] if isinstance(v, str) and v
-            ]
+            ids = [v for v in recs.numbers[gpos] if isinstance(v, str) and v]
             target = by_number.get(_most_common(ids)) if ids else None
             if target is None:
                 new_groups.append(fresh)
@@ -693,19 +700,21 @@ def _decide(
     result.review_items = len(items)
 
     # Record outcomes (and the linkage's reject issues).
-    updates = [{"rid": r, "pid": pid, "oc": oc} for r, (pid, oc) in outcome.items()]
-    updates += [{"rid": r, "pid": None, "oc": Outcome.REJECTED.value} for r in unidentified]
-    for i in range(0, len(updates), 50_000):
-        conn.execute(
-            update(SourceRecord)
-            .where(SourceRecord.id == bindparam("rid"))
-            .values(person_id=bindparam("pid"), outcome=bindparam("oc")),
-            updates[i : i + 50_000],
-        )
+    # (executemany parameters built a slice at a time: one dict per record of a county is a
+    # few hundred MB)
+    decided = itertools.chain(
+        outcome.items(), ((r, (None, Outcome.REJECTED.value)) for r in unidentified)
+    )
+    statement = (
+        update(SourceRecord)
+        .where(SourceRecord.id == bindparam("rid"))
+        .values(person_id=bindparam("pid"), outcome=bindparam("oc"))
+    )
+    while part := list(itertools.islice(decided, 50_000)):
+        conn.execute(statement, [{"rid": r, "pid": pid, "oc": oc} for r, (pid, oc) in part])
     result.accepted = sum(1 for _p, oc in outcome.values() if oc == Outcome.ACCEPTED.value)
     result.merged = len(outcome) - result.accepted
     result.rejected = len(unidentified)
-    del updates
     if unidentified:
         upos = recs.pos(unidentified)
         issues = []
