@@ -23,7 +23,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Table, func, insert, select, update
 
 from yitu.access.models import JurisdictionNode, Level
 from yitu.core.db import Database
@@ -376,16 +376,32 @@ def _write_batch(
                         "masked_value": "",
                     }
                 )
-        if records:
-            conn.execute(insert(SourceRecord), records)
-        if issues:
-            conn.execute(insert(RowIssue), issues)
+        bulk_insert(conn, SourceRecord.__table__, records)
+        bulk_insert(conn, RowIssue.__table__, issues)
         conn.execute(
             update(ImportBatch)
             .where(ImportBatch.id == batch_id)
             .values(stored=len(records), rejected=rejected)
         )
     seen |= batch_hashes
+
+
+def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts; a key a row lacks is NULL) in the connection's transaction.
+    PostgreSQL: COPY through psycopg (several times faster than multi-row INSERTs for 10⁴
+    rows); elsewhere an executemany."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), rows)
+        return
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    names = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in columns)
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row.get(c) for c in columns])
 
 
 def accounting(conn: Connection, file_id: int) -> dict[str, int]:
