@@ -34,6 +34,12 @@ class FileLookups:
 
     def __init__(self) -> None:
         self._by_name_birth: dict[tuple[str, date], int] | None = None
+        self._by_id_number: dict[str, int] | None = None
+
+    def by_id_number(self, conn: Connection) -> dict[str, int]:
+        if self._by_id_number is None:
+            self._by_id_number = people_by_id_number(conn, None)
+        return self._by_id_number
 
     def by_name_birth(self, conn: Connection) -> dict[tuple[str, date], int]:
         if self._by_name_birth is None:
@@ -131,24 +137,25 @@ def _organisations(conn: Connection, kept: list[RowResult]) -> None:
         rec.update(outcome=Outcome.ACCEPTED.value, org_id=org_id, node_id=b.node_id)
 
 
-def people_by_id_number(conn: Connection, numbers: list[str]) -> dict[str, int]:
-    """Person id for each ID number: from linked records first, then the people table."""
+def people_by_id_number(conn: Connection, numbers: list[str] | None) -> dict[str, int]:
+    """Person id for each ID number (``numbers`` None: every one): from linked records first,
+    then the people table. One read serves a whole file: per batch, SQLite's planner took the
+    (kind, outcome) index for ``kind = 'people' AND id_number IN (…)`` and scanned every
+    people record for each 500 numbers."""
+    wanted = set(numbers) if numbers is not None else None
     found: dict[str, int] = {}
-    for chunk in _chunks(sorted(set(numbers))):
-        found.update(
-            conn.execute(
-                select(Person.id_number, Person.id).where(Person.id_number.in_(chunk))
-            ).all()
+    for number, pid in conn.execute(select(Person.id_number, Person.id)):
+        if number and (wanted is None or number in wanted):
+            found[number] = pid
+    for number, pid in conn.execute(
+        select(SourceRecord.id_number, SourceRecord.person_id).where(
+            SourceRecord.kind == Kind.PEOPLE.value,
+            SourceRecord.id_number != "",
+            SourceRecord.person_id.is_not(None),
         )
-        found.update(
-            conn.execute(
-                select(SourceRecord.id_number, SourceRecord.person_id).where(
-                    SourceRecord.kind == Kind.PEOPLE.value,
-                    SourceRecord.id_number.in_(chunk),
-                    SourceRecord.person_id.is_not(None),
-                )
-            ).all()
-        )
+    ):
+        if wanted is None or number in wanted:
+            found[number] = pid
     return found
 
 
@@ -180,9 +187,7 @@ def people_by_name_birth(
 def _relations(
     conn: Connection, kept: list[RowResult], source: str, today: date, lookups: FileLookups
 ) -> None:
-    people = people_by_id_number(
-        conn, [r.record["id_number"] for r in kept if r.record and r.record.get("id_number")]
-    )
+    people = lookups.by_id_number(conn)
     needs_name = any(r.record and not r.record.get("id_number") for r in kept)
     by_name = lookups.by_name_birth(conn) if needs_name else {}
     house_ids = sorted({r.record["house_id"] for r in kept if r.record})
