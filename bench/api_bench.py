@@ -195,6 +195,12 @@ def serve_bare_query(db_url: str, port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _wait_up(url: str) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -253,16 +259,24 @@ async def _load(
     return sum(errors), latencies, time.perf_counter() - started
 
 
-def measure(targets: list[tuple[str, int, str, dict[str, str]]], args: Any) -> list[dict[str, Any]]:
+def measure(
+    targets: list[tuple[str, int, str, dict[str, str]]], pids: dict[str, int], args: Any
+) -> list[dict[str, Any]]:
     """Measure every server in ``args.rounds`` interleaved slices (A B C A B C …) of
     ``seconds / rounds`` each, so load from other work on the machine that comes and goes falls
-    on every server alike instead of on whichever happened to run at that moment."""
+    on every server alike instead of on whichever happened to run at that moment.
+
+    Besides requests/s, the CPU time each server process used per request (from /proc): on a
+    loaded machine a server gets a varying share of a core, so its requests/s varies, but the
+    CPU it spends on a request does not depend much on that share."""
     for _, port, path, headers in targets:  # warm-up
         asyncio.run(_load(port, path, headers, 1.0, args.concurrency, 10_000))
     lat: dict[str, list[float]] = {name: [] for name, *_ in targets}
     elapsed = dict.fromkeys(lat, 0.0)
+    cpu = dict.fromkeys(lat, 0.0)
     for _ in range(args.rounds):
         for name, port, path, headers in targets:
+            cpu_before = _cpu_seconds(pids[name])
             errors, slice_lat, slice_s = asyncio.run(
                 _load(
                     port,
@@ -275,6 +289,7 @@ def measure(targets: list[tuple[str, int, str, dict[str, str]]], args: Any) -> l
             )
             if errors:
                 raise RuntimeError(f"{name}: {errors} non-200 answers")
+            cpu[name] += _cpu_seconds(pids[name]) - cpu_before
             lat[name] += slice_lat
             elapsed[name] += slice_s
     results = []
@@ -287,6 +302,7 @@ def measure(targets: list[tuple[str, int, str, dict[str, str]]], args: Any) -> l
                 "rps": len(values) / elapsed[name],
                 "p50_ms": statistics.median(values) * 1000,
                 "p99_ms": values[int(len(values) * 0.99) - 1] * 1000,
+                "cpu_us": cpu[name] / len(values) * 1e6,
             }
         )
     return results
@@ -301,6 +317,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4, help="interleaved slices per server")
     parser.add_argument("--database-url", default="", help="default: a fresh embedded SQLite")
     args = parser.parse_args()
+    load_start = os.getloadavg()[0]
 
     ctx = mp.get_context("spawn")
     with tempfile.TemporaryDirectory(prefix="yitu-bench-") as tmp:
@@ -349,6 +366,7 @@ def main() -> None:
                         headers,
                     ),
                 ],
+                {name: int(proc.pid or 0) for (name, *_), proc in zip(servers, procs, strict=True)},
                 args,
             )
         finally:
@@ -361,18 +379,23 @@ def main() -> None:
         f"API benchmark: {args.concurrency} concurrent keep-alive connections, "
         f"{args.seconds:.0f} s each in {args.rounds} interleaved slices, uvicorn 1 process, "
         f"{backend}, {os.cpu_count()} cores, "
-        f"Python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}"
+        f"Python {sys.version.split()[0]}, "
+        f"load average {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
     )
-    print(f"{'server':<28}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'body B':>9}")
+    print(
+        f"{'server':<28}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}"
+        f"{'CPU us/req':>12}{'body B':>9}"
+    )
     for r in results:
         print(
             f"{r['name']:<28}{r['requests']:>10}{r['rps']:>10.0f}{r['p50_ms']:>10.1f}"
-            f"{r['p99_ms']:>10.1f}{len(bodies[r['name']]):>9}"
+            f"{r['p99_ms']:>10.1f}{r['cpu_us']:>12.0f}{len(bodies[r['name']]):>9}"
         )
     constant, same_sql, yitu = results
     print(
         f"yitu / bare FastAPI + same SQL: throughput {yitu['rps'] / same_sql['rps']:.2f} "
-        f"(target >= 0.50), p99 {yitu['p99_ms'] / same_sql['p99_ms']:.1f}x"
+        f"(target >= 0.50), p99 {yitu['p99_ms'] / same_sql['p99_ms']:.1f}x, "
+        f"server CPU per request {same_sql['cpu_us'] / yitu['cpu_us']:.2f} (inverse ratio)"
     )
     print(
         f"yitu / bare FastAPI, constant:  throughput {yitu['rps'] / constant['rps']:.2f}, "

@@ -16,12 +16,16 @@ from functools import cached_property
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     BindParameter,
     ColumnElement,
     Connection,
     ForeignKey,
     Integer,
+    Text,
+    any_,
     bindparam,
+    cast,
     event,
     false,
     or_,
@@ -62,6 +66,24 @@ class Scope:
     def sorted_ids(self) -> list[int]:
         return sorted(self.node_ids)
 
+    @cached_property
+    def _bindings(self) -> dict[str, tuple[int, dict[str, Any]]]:
+        return {}
+
+    def binding(self, dialect: str) -> tuple[int, dict[str, Any]]:
+        """See ``scope_binding``; computed once per scope and dialect (scopes are cached)."""
+        hit = self._bindings.get(dialect)
+        if hit is None:
+            ids = self.sorted_ids
+            if dialect == "postgresql":
+                hit = (0, {SCOPE_PARAM: "{" + ",".join(map(str, ids)) + "}"})
+            else:
+                size = 1 << (len(ids) - 1).bit_length() if ids else 0
+                padded = ids + ids[-1:] * (size - len(ids))
+                hit = (size, {f"{_FIXED_PREFIX}{i}": node for i, node in enumerate(padded)})
+            self._bindings[dialect] = hit
+        return hit
+
 
 class _Unrestricted:
     def __repr__(self) -> str:
@@ -69,6 +91,7 @@ class _Unrestricted:
 
 
 UNRESTRICTED = _Unrestricted()
+_NOTHING = Scope(frozenset())
 
 
 # Expanded scopes, keyed by their roots. The tree changes rarely (a new grid, a reload of the
@@ -135,6 +158,36 @@ def scope_params(scope: object) -> dict[str, list[int]]:
     if scope is UNRESTRICTED:
         raise ValueError("UNRESTRICTED reads go through an ORM session, not scope_params")
     return {SCOPE_PARAM: []}
+
+
+# The hot Core reads bind the scope without an expanding IN (SQLAlchemy rewrites the SQL of an
+# expanding parameter on every execution): on SQLite ``node_id IN (:yitu_scope_0, …)`` with a
+# fixed number of parameters, padded to a power of two by repeating the last id, so a few SQL
+# strings serve every scope and each is compiled once; on PostgreSQL one array parameter,
+# ``node_id = ANY(CAST(:yitu_scope_nodes AS INTEGER[]))``. ``scope_binding`` gives the size of
+# the statement to build (``fixed_scope_criterion``) and the parameters to execute it with.
+_FIXED_PREFIX = "yitu_scope_"
+
+
+def fixed_scope_criterion(table: Any, dialect: str, size: int) -> ColumnElement[bool]:
+    """``node_id`` in the visible nodes, for a statement executed with ``scope_binding``'s
+    parameters of the same ``size`` (size 0: an empty scope, matches nothing)."""
+    if dialect == "postgresql":
+        visible = cast(bindparam(SCOPE_PARAM, type_=Text), ARRAY(Integer))
+        return table.node_id == any_(visible)  # type: ignore[no-any-return]
+    if size == 0:
+        return false()
+    return table.node_id.in_(  # type: ignore[no-any-return]
+        [bindparam(f"{_FIXED_PREFIX}{i}", type_=Integer) for i in range(size)]
+    )
+
+
+def scope_binding(scope: object, dialect: str) -> tuple[int, dict[str, Any]]:
+    """(statement size, parameters) binding ``scope`` for ``fixed_scope_criterion``. Fails
+    closed: anything but a ``Scope`` binds nothing."""
+    if scope is UNRESTRICTED:
+        raise ValueError("UNRESTRICTED reads go through an ORM session, not scope_binding")
+    return (scope if isinstance(scope, Scope) else _NOTHING).binding(dialect)
 
 
 @event.listens_for(Session, "do_orm_execute")

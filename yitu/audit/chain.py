@@ -17,6 +17,7 @@ import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from hashlib import sha256
 from typing import Any
 
@@ -280,8 +281,8 @@ class AuditLog:
             "request_id": request_id,
             "action": entry.action,
             "object_type": entry.object_type,
-            "object_ids": json.dumps(entry.object_ids, separators=(",", ":")),
-            "fields": json.dumps(sorted(entry.fields), separators=(",", ":")),
+            "object_ids": _ids_json(entry.object_ids),
+            "fields": _fields_json(tuple(entry.fields)),
             "purpose": entry.purpose,
             "reason": entry.reason,
             "success": entry.success,
@@ -365,6 +366,20 @@ class AuditLog:
                 select(AuditEvent.seq, AuditEvent.mac).order_by(AuditEvent.seq.desc()).limit(1)
             ).first()
         return (row[0], row[1]) if row else None
+
+
+def _ids_json(ids: list[Any]) -> str:
+    """``json.dumps(ids, separators=(",", ":"))``; for plain ints (every read's record) the same
+    text joined directly, without the encoder."""
+    if all(type(i) is int for i in ids):
+        return "[" + ",".join(map(str, ids)) + "]"
+    return json.dumps(ids, separators=(",", ":"))
+
+
+@lru_cache(maxsize=256)
+def _fields_json(fields: tuple[str, ...]) -> str:
+    # A handful of field lists (one per tier and record kind) recur on every read.
+    return json.dumps(sorted(fields), separators=(",", ":"))
 
 
 class Change:

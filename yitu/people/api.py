@@ -14,6 +14,7 @@ from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from yitu.access.deps import get_platform, requires, scoped_change, scoped_session
 from yitu.access.masking import Purpose, Tier, tier_for
@@ -51,13 +52,26 @@ T = TypeVar("T")
 
 
 async def _serve_audited(platform: Platform, work: Callable[[], tuple[T, Entry | None]]) -> T:
-    """Run the read ``work`` the way that suits the database, then group-commit its audit entry
-    (``AuditLog.submit_async``) and return only once that record is durable; if it cannot be
-    committed, ``AuditUnavailableError`` propagates (a 500 problem) and nothing is served."""
-    result, entry = await platform.call(work)
-    if entry is not None:
-        await platform.audit.submit_async(entry)
-    return result
+    """Run the read ``work``, then group-commit its audit entry and return only once that
+    record is durable; if it cannot be committed, ``AuditUnavailableError`` propagates (a 500
+    problem) and nothing is served.
+
+    SQLite: both inline on the event loop (``AuditLog.submit_async``). PostgreSQL: the read and
+    the wait for its group commit (``AuditLog.submit``, batched across worker threads) in one
+    thread-pool hop, not one for the read and another for the audit batch."""
+    if platform.inline_db:
+        result, entry = work()
+        if entry is not None:
+            await platform.audit.submit_async(entry)
+        return result
+
+    def work_and_audit() -> T:
+        result, entry = work()
+        if entry is not None:
+            platform.audit.submit(entry)
+        return result
+
+    return await run_in_threadpool(work_and_audit)
 
 
 def _today(platform: Platform) -> date:
@@ -146,7 +160,7 @@ async def list_people(
         # The read, then its audit entry; the body leaves only after that entry is committed
         # (group commit with concurrent reads, see ``_serve_audited``).
         today = _today(platform)
-        with platform.db.engine.connect() as conn:
+        with platform.db.read_engine.connect() as conn:  # one statement: no transaction needed
             rows, next_cursor = services.list_people(
                 conn, principal, f, today, sort=q.sort, cursor=q.cursor, limit=page_size
             )

@@ -1,7 +1,8 @@
 """Reading and writing people. Jurisdiction filtering is not done here: the session's scope
 (``yitu.access.scope``) adds it to every ORM statement, so these queries cannot forget it. The
 list, which runs on every list request, is a Core statement: it takes its filter from
-``scope_criterion`` and its visible nodes from ``scope_params`` (an empty list without a scope)."""
+``fixed_scope_criterion`` and its visible nodes from ``scope_binding`` (nothing without a
+scope)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from yitu.access.jurisdiction import get_node, normalize_code
 from yitu.access.models import JurisdictionNode
 from yitu.access.principal import Principal
-from yitu.access.scope import scope_criterion, scope_params
+from yitu.access.scope import fixed_scope_criterion, scope_binding
 from yitu.core.clock import Clock
 from yitu.core.errors import ForbiddenError, InvalidInputError, NotFoundError
 from yitu.core.pagination import decode_cursor, encode_cursor
@@ -84,13 +85,23 @@ def _filtered(
 
 
 def _list_statement(
-    sort: str, cursor: bool, node: bool, gender: bool, age_min: bool, age_max: bool
+    dialect: str,
+    scope_size: int,
+    sort: str,
+    cursor: bool,
+    node: bool,
+    gender: bool,
+    age_min: bool,
+    age_max: bool,
 ) -> Select[Any]:
     """The list query for one shape of request; values are bound at execution. Core, not ORM
-    (this runs on every list request): the jurisdiction filter comes from ``scope_criterion``."""
+    (this runs on every list request): the jurisdiction filter comes from
+    ``fixed_scope_criterion``. ``created_at`` is read only when it is the sort key (the cursor
+    needs it; every other use reads the first eight columns)."""
     column_name, desc = SORTS[sort]
     column = getattr(Person, column_name)
-    stmt = select(*PERSON_COLUMNS).where(scope_criterion(Person))
+    columns = PERSON_COLUMNS if column_name == "created_at" else PERSON_COLUMNS[:-1]
+    stmt = select(*columns).where(fixed_scope_criterion(Person, dialect, scope_size))
     if node:
         subtree = select(JurisdictionNode.id).where(
             JurisdictionNode.path.startswith(bindparam("node_path"))
@@ -132,7 +143,9 @@ def list_people(
     if sort not in SORTS:
         raise InvalidInputError(f"sort must be one of: {', '.join(SORTS)}")
     column_name, _ = SORTS[sort]
-    params: dict[str, Any] = {**scope_params(principal.scope), "limit": limit + 1}
+    dialect = conn.dialect.name
+    scope_size, scope_bound = scope_binding(principal.scope, dialect)
+    params: dict[str, Any] = {**scope_bound, "limit": limit + 1}
     if f.node:
         code = normalize_code(f.node)
         node = conn.execute(_NODE_BY_CODE, {"code": code}).first()
@@ -156,6 +169,8 @@ def list_people(
         )
         params["last_id"] = _int(last_id)
     shape = (
+        dialect,
+        scope_size,
         sort,
         bool(cursor),
         bool(f.node),
