@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from foundation.world import GRID_A, GRID_B, World
 from shapely.geometry import Point, Polygon, box, mapping
-from sqlalchemy import event, select, text
+from sqlalchemy import Integer, event, literal, select, text
 from sqlalchemy.orm import Session
 
 from registry.county import EDGE_LAT, EDGE_LON, LAT0, LON0, TODAY, County
@@ -285,16 +285,51 @@ def test_extent_follows_buildings_written_by_another_process(
 
 def test_scope_is_a_filter_not_an_index_condition(session: Session) -> None:
     """The range statements' plans on PostgreSQL: the code ranges (and bbox) are index
-    conditions, the scope's ``node_id = ANY(…)`` is not — as an index condition PostgreSQL
+    conditions, the scope's ``node_id <@ multirange`` is not — as an index condition PostgreSQL
     (before 17) descends the index once per scope node (44 ms for a county scope, measured)."""
     if session.get_bind().dialect.name != "postgresql":
         return  # SQLite: test_real_statements_search_the_code_index_on_sqlite
     r = spatial.ranges_for_bbox(111.66, 32.37, 111.68, 32.39)
+    shape, scope_params = spatial.scope_bind(Scope(frozenset(range(1, 800))), "postgresql")
     params = {**spatial._range_params(r), "w": 111.66, "s": 32.37, "e": 111.68, "n": 32.39,
-              **spatial.scope_bind(Scope(frozenset(range(1, 800))), "postgresql")}
-    stmt = spatial._bbox_statement(len(r))(spatial.scoper("postgresql")).params(**params)
+              **scope_params}
+    stmt = spatial._bbox_statement(len(r))(spatial.scoper("postgresql", shape)).params(**params)
     sql = str(stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
     session.execute(text("SET LOCAL enable_seqscan = off"))
     plan = [str(row[0]) for row in session.execute(text("EXPLAIN " + sql))]
     conds = [line for line in plan if "Index Cond" in line]
     assert conds and all("code >=" in c and "node_id" not in c for c in conds), plan
+
+
+@pytest.mark.parametrize("ids", [
+    set(), {7}, set(range(1, 753)), {1, 2, 3, 10, 11, 40, 41}, set(range(1, 200, 2)),
+])
+def test_scope_binding_admits_exactly_the_scope(
+    county_world: tuple[World, County], ids: set[int]
+) -> None:
+    """Bound as runs of consecutive ids (SQLite: padded ``BETWEEN`` terms, or the plain ``IN``
+    beyond ``MAX_SCOPE_RUNS``; PostgreSQL: one multirange), the scope admits exactly its ids,
+    checked in the database for every id from 0 to 800."""
+    with _session(county_world[0]) as s:
+        dialect = s.get_bind().dialect.name
+        shape, params = spatial.scope_bind(Scope(frozenset(ids)), dialect)
+        seed = select(literal(0, Integer).label("node_id")).cte("nodes", recursive=True)
+        nodes = seed.union_all(
+            select((seed.c.node_id + 1).label("node_id")).where(seed.c.node_id < 800))
+        stmt = select(nodes.c.node_id).where(spatial.scoper(dialect, shape)(nodes.c))
+        assert set(s.scalars(stmt, params)) == ids
+    runs = len([i for i in ids if i - 1 not in ids])
+    if dialect == "postgresql":
+        assert shape == ("multirange",)
+    elif runs > spatial.MAX_SCOPE_RUNS:
+        assert shape == ("in",)
+    else:  # padded to a power of two: a few statement shapes
+        assert shape == ("runs", 1 << (runs - 1).bit_length() if runs else 0)
+
+
+def test_unknown_scope_binds_nothing(county_world: tuple[World, County]) -> None:
+    with _session(county_world[0]) as s:
+        dialect = s.get_bind().dialect.name
+    assert spatial.scope_bind(None, dialect) == spatial.scope_bind(Scope(frozenset()), dialect)
+    with pytest.raises(ValueError):
+        spatial.scope_bind(UNRESTRICTED, dialect)
