@@ -354,6 +354,17 @@ class AuditLog:
             change.seqs = seqs
         self._advance_head(seqs[-1], mac)
 
+    def append_in(self, conn: Connection, entries: list[Entry]) -> None:
+        """Append ``entries`` inside ``conn``'s open transaction, for a change made there (a
+        bulk load on its own connection, not an ORM session): they commit or roll back with it.
+        The caller commits. Same locking as ``change`` (the transaction has written, so on
+        SQLite it holds the write lock; on PostgreSQL the advisory lock is taken here and held
+        to its end). The head hint is not moved: the next append finds the head itself."""
+        if not entries:
+            raise ValueError("append_in needs at least one entry")
+        rid = request_id_var.get()
+        self._append(conn, [(e, rid) for e in entries])
+
     def _advance_head(self, seq: int, mac: str) -> None:
         """Remember a committed record as the head hint unless a later one is known already."""
         with self._lock:
