@@ -557,8 +557,10 @@ def generate(
     seed: int = 1,
     now: datetime | None = None,
     per_month: int | None = None,
+    audit: Callable[[Connection], None] | None = None,
 ) -> dict[str, int]:
-    """Simulate and load the demo cases in one transaction; returns row counts."""
+    """Simulate and load the demo cases in one transaction; returns row counts. ``audit`` runs
+    last inside that transaction (its audit record commits with the cases)."""
     if not 1 <= months <= 36:
         raise InvalidInputError("months must be between 1 and 36", field="months")
     now = (now or datetime.now(UTC)).astimezone(UTC)
@@ -589,6 +591,8 @@ def generate(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT max(id) FROM {table}))"
                 ))
+        if audit is not None:
+            audit(conn)
     return {"cases": len(cases), "events": len(events), "supervisions": len(supervisions)}
 
 

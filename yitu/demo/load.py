@@ -91,9 +91,14 @@ def _rows(data: list[Sequence[Any]], start: int, stop: int) -> Iterator[tuple[An
 
 
 def load(
-    db: Database, demo: Demo, replace: bool = False, tick: Tick | None = None
+    db: Database,
+    demo: Demo,
+    replace: bool = False,
+    tick: Tick | None = None,
+    audit: Callable[[Connection], None] | None = None,
 ) -> dict[str, int]:
-    """Load ``demo`` into ``db``; refuse if a county is there unless ``replace``."""
+    """Load ``demo`` into ``db``; refuse if a county is there unless ``replace``. ``audit``
+    runs last inside the load's transaction (its audit record commits with the load)."""
     sqlite = db.dialect == "sqlite"
     counts: dict[str, int] = {}
     with db.engine.connect() as conn:
@@ -194,6 +199,8 @@ def load(
                             f"(SELECT max(id) FROM {table}))"
                         )
                     )
+            if audit is not None:
+                audit(conn)
     invalidate_scopes()
     return counts
 
