@@ -121,10 +121,11 @@ def generate_demo_cases(
     with p.db.session(**{SCOPE_KEY: UNRESTRICTED}) as s:
         catalog.seed(s, p.clock.now())  # idempotent: the categories and departments
     started = time.perf_counter()
+    record = Entry("config_change", cli_actor(), object_type="demo",
+                   detail=f"demo cases: {months} months, seed {seed}")
+    # The cases and their audit record commit in generate's one transaction, or neither.
     counts = demo.generate(p.db, months=months, seed=seed, now=p.clock.now().astimezone(UTC),
-                           per_month=per_month)
-    p.audit.record(Entry("config_change", cli_actor(), object_type="demo",
-                         detail=f"demo cases: {months} months, seed {seed}, {counts}"))
+                           per_month=per_month, audit=lambda c: p.audit.append_in(c, [record]))
     counts["seconds"] = round(time.perf_counter() - started, 1)
     return counts
 

@@ -50,16 +50,17 @@ def run(p: Platform, scale: str, seed: int, replace: bool, progress: bool) -> di
                 tasks[table] = bar.add_task(f"load {table}", total=total)
             bar.update(tasks[table], completed=done)
 
-        counts = load(p.db, demo, replace=replace, tick=tick)
-        mark("")
-    p.audit.record(
-        Entry(
+        record = Entry(
             "config_change",
             _actor(),
             object_type="demo",
             detail=f"demo county generated: scale {scale}, seed {seed}",
         )
-    )
+        # The county and its audit record commit in the load's one transaction, or neither.
+        counts = load(
+            p.db, demo, replace=replace, tick=tick, audit=lambda c: p.audit.append_in(c, [record])
+        )
+        mark("")
     return {**counts, **timings}
 
 
