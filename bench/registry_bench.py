@@ -1,10 +1,10 @@
 """Registry queries on the generated 老河口 county, each next to the naive way in the same run.
 
-Data: the demo county (``yitu demo generate --scale laohekou --seed 1``: 228k buildings, 430k
-people, 534k person–house rows), generated into the database on the first run and reused after
+Data: the demo county (``yitu demo generate --scale laohekou --seed 1``: 223k buildings, 425k
+people, 558k person–house rows), generated into the database on the first run and reused after
 (``--regenerate`` to rebuild it). The naive peer gets copies of the same rows in tables with
 plain lon/lat columns and a composite B-tree index led by (lat, lon) and covering the same
-columns as yitu's code index (bbox, scope, relation, dates), queried with BETWEEN.
+columns as yitu's code index (bbox; relation, dates, person), queried with BETWEEN.
 
 Both sides do the same work: the same columns, the same jurisdiction scope filter
 (``spatial.scoper``/``scope_bind``: the scope's runs of consecutive node ids, ``BETWEEN`` on
