@@ -45,10 +45,10 @@ def create_app(platform: Platform) -> FastAPI:
     # Each domain router hangs directly off the app: every level of included routers is
     # matched again per request (FastAPI walks the route list at each level, twice).
     for router in (
+        people_router,  # first: the hottest read is matched before any other router
         auth_router,
         users_router,
         tree_router,
-        people_router,
         registry_router,
         audit_router,
         web_router,
