@@ -35,7 +35,6 @@ the next run links them again.
 from __future__ import annotations
 
 import gc
-import itertools
 import logging
 import tempfile
 from collections import Counter
@@ -129,6 +128,9 @@ COLUMNS = (
     SourceRecord.person_id,
     SourceRecord.outcome,
 )
+# Outcome codes of the decision arrays (0: not decided by this run).
+ACCEPTED, MERGED, REJECTED = 1, 2, 3
+_CODES = (None, Outcome.ACCEPTED.value, Outcome.MERGED.value, Outcome.REJECTED.value)
 _NULLABLE_INTS = ("address_id", "house_id", "building_id", "person_id")
 _INTS = ("id", "file_id", "batch_id", "row_number", "node_id")
 
@@ -339,10 +341,11 @@ class ConstrainedUnionFind:
         return root
 
     def _keys(self, root: int) -> tuple[Hashable | None, ...]:
+        # A root never seen in a union has its node's own values; only roots holding some
+        # value are stored (most records of a county are in no exclusive map twice over).
         got = self.keys.get(root)
         if got is None:
             got = tuple(m.get(root) for m in self.exclusive)
-            self.keys[root] = got
         return got
 
     def conflict(self, ra: int, rb: int) -> bool:
@@ -364,7 +367,9 @@ class ConstrainedUnionFind:
             return False
         keep, gone = min(ra, rb), max(ra, rb)
         ka, kb = self._keys(keep), self._keys(gone)
-        self.keys[keep] = tuple(x if x is not None else y for x, y in zip(ka, kb, strict=True))
+        joined = tuple(x if x is not None else y for x, y in zip(ka, kb, strict=True))
+        if any(v is not None for v in joined):
+            self.keys[keep] = joined
         self.keys.pop(gone, None)
         cg = self.cannot.pop(gone, None)
         if cg:
@@ -576,13 +581,6 @@ def _decide(
             strict=True,
         )
     )
-    weight = dict(
-        zip(
-            zip(a_arr[strong].tolist(), b_arr[strong].tolist(), strict=True),
-            pairs.w[strong].tolist(),
-            strict=True,
-        )
-    )
     # Exclusive keys of the records in confident pairs: their valid ID number, their person.
     nodes = np.unique(np.concatenate([a_arr[strong], b_arr[strong]]))
     at_pos = recs.pos(nodes.tolist())
@@ -591,13 +589,15 @@ def _decide(
         int(n): str(v) for n, v in zip(nodes, numbers, strict=True) if isinstance(v, str) and v
     }
     person_key = {int(n): int(v) for n, v in zip(nodes, recs.person[at_pos], strict=True) if v >= 0}
-    uf, refused = constrained_clusters(
-        zip(a_arr[strong].tolist(), b_arr[strong].tolist(), pairs.p[strong].tolist(), strict=True),
-        cannot,
-        (id_key, person_key),
-    )
+    # constrained_clusters' order (strongest first, then by ids) with numpy: no list of edge
+    # tuples for a county's million pairs.
+    sa, sb, sp, sw = a_arr[strong], b_arr[strong], pairs.p[strong], pairs.w[strong]
+    uf = ConstrainedUnionFind(cannot, (id_key, person_key))
+    refused = [
+        i for i in np.lexsort((sb, sa, -sp)).tolist() if not uf.union(int(sa[i]), int(sb[i]))
+    ]
     result.refused = len(refused)
-    review_pairs += [(a, b, p, weight[(a, b)]) for a, b, p in refused]
+    review_pairs += [(int(sa[i]), int(sb[i]), float(sp[i]), float(sw[i])) for i in refused]
     members: dict[int, list[int]] = {}
     for rid in sorted(pending):
         members.setdefault(uf.find(rid), []).append(rid)
@@ -617,7 +617,10 @@ def _decide(
             ).all()
         )
 
-    outcome: dict[int, tuple[int | None, str]] = {}  # record -> (person or None = new, outcome)
+    # Per record position: the person it lands on (-1: none) and its outcome code (0: not
+    # decided by this run) — arrays, not a dict of tuples per record.
+    to_person = np.full(len(recs.ids), -1, dtype=np.int64)
+    to_code = np.zeros(len(recs.ids), dtype=np.int8)
     new_groups: list[list[int]] = []
     touched: set[int] = set()
     unidentified: list[int] = []
@@ -636,8 +639,9 @@ def _decide(
             if target is None:
                 new_groups.append(fresh)
                 continue
-        for r in fresh:
-            outcome[r] = (target, Outcome.MERGED.value)
+        fpos = recs.pos(fresh)
+        to_person[fpos] = target
+        to_code[fpos] = MERGED
         touched.add(target)
 
     # New people, a chunk at a time: choose fields, insert, provenance.
@@ -659,15 +663,18 @@ def _decide(
         for g, pid in zip(chunk, ids, strict=True):
             # The first record that could found the person alone is the accepted one.
             founder = next(r for r in g if data[r]["birth_date"] is not None)
-            for r in g:
-                outcome[r] = (pid, Outcome.ACCEPTED.value if r == founder else Outcome.MERGED.value)
+            gpos = recs.pos(g)
+            to_person[gpos] = pid
+            to_code[gpos] = [ACCEPTED if r == founder else MERGED for r in g]
         result.people_created += len(ids)
 
     # Review queue: uncertain pairs, and confident ones refused by a constraint, between two
     # different people or between a person and a record that has none (no birth date).
     def person_after(rid: int) -> int | None:
-        got = outcome.get(rid)
-        return got[0] if got else (None if rid in pending else recs.person_of(rid))
+        at_ = recs.pos((rid,))[0]
+        decided_here = bool(to_code[at_]) or rid in pending
+        v = int(to_person[at_]) if decided_here else int(recs.person[at_])
+        return None if v < 0 else v
 
     items = []
     seen = set(reviewed)
@@ -702,18 +709,30 @@ def _decide(
     # Record outcomes (and the linkage's reject issues).
     # (executemany parameters built a slice at a time: one dict per record of a county is a
     # few hundred MB)
-    decided = itertools.chain(
-        outcome.items(), ((r, (None, Outcome.REJECTED.value)) for r in unidentified)
-    )
+    if unidentified:
+        to_code[recs.pos(unidentified)] = REJECTED
+    decided = np.flatnonzero(to_code)
     statement = (
         update(SourceRecord)
         .where(SourceRecord.id == bindparam("rid"))
         .values(person_id=bindparam("pid"), outcome=bindparam("oc"))
     )
-    while part := list(itertools.islice(decided, 50_000)):
-        conn.execute(statement, [{"rid": r, "pid": pid, "oc": oc} for r, (pid, oc) in part])
-    result.accepted = sum(1 for _p, oc in outcome.values() if oc == Outcome.ACCEPTED.value)
-    result.merged = len(outcome) - result.accepted
+    for i in range(0, len(decided), 50_000):
+        part = decided[i : i + 50_000]
+        conn.execute(
+            statement,
+            [
+                {"rid": r, "pid": None if pid < 0 else pid, "oc": _CODES[oc]}
+                for r, pid, oc in zip(
+                    recs.ids[part].tolist(),
+                    to_person[part].tolist(),
+                    to_code[part].tolist(),
+                    strict=True,
+                )
+            ],
+        )
+    result.accepted = int((to_code == ACCEPTED).sum())
+    result.merged = int((to_code == MERGED).sum())
     result.rejected = len(unidentified)
     if unidentified:
         upos = recs.pos(unidentified)
@@ -748,9 +767,9 @@ def _decide(
         by_person: dict[int, list[int]] = {}
         for rid, pid in zip(recs.ids[has].tolist(), recs.person[has].tolist(), strict=True):
             by_person.setdefault(pid, []).append(rid)
-        for r, (pid, _oc) in outcome.items():
-            if pid in touched and r in pending:
-                by_person.setdefault(pid, []).append(r)
+        joined = (to_code == MERGED) & np.isin(to_person, touched_ids)
+        for rid, pid in zip(recs.ids[joined].tolist(), to_person[joined].tolist(), strict=True):
+            by_person.setdefault(pid, []).append(rid)
         people = sorted(touched)
         for i in range(0, len(people), settings.chunk):
             chunk = people[i : i + settings.chunk]
