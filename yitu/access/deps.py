@@ -56,6 +56,19 @@ async def _principal(request: Request) -> Principal:
     return principal
 
 
+async def authorize(request: Request, permission: Permission) -> Principal:
+    """``requires(permission)`` called from an endpoint's body: for the hottest endpoint, which
+    skips FastAPI's dependency machinery (it must then declare ``BEARER_SECURITY`` in its
+    OpenAPI itself)."""
+    principal = await _principal(request)
+    principal.require(permission)
+    return principal
+
+
+# The OpenAPI security requirement of an endpoint that calls ``authorize`` itself.
+BEARER_SECURITY: list[dict[str, list[str]]] = [{"HTTPBearer": []}]
+
+
 class _Authenticated(HTTPBearer):
     """The caller, resolved from the bearer token, optionally holding one permission.
 

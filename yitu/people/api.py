@@ -16,7 +16,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from yitu.access.deps import get_platform, requires, scoped_change, scoped_session
+from yitu.access.deps import (
+    BEARER_SECURITY,
+    authorize,
+    get_platform,
+    requires,
+    scoped_change,
+    scoped_session,
+)
 from yitu.access.masking import Purpose, Tier, tier_for
 from yitu.access.principal import Principal
 from yitu.access.roles import Permission
@@ -142,14 +149,13 @@ def _audit_read(
     "",
     response_model=PersonPage,
     summary="List people in your jurisdiction (masked L1)",
-    openapi_extra=LIST_QUERY.openapi_extra,
+    openapi_extra={**LIST_QUERY.openapi_extra, "security": BEARER_SECURITY},
 )
-async def list_people(
-    request: Request,
-    principal: Annotated[Principal, Depends(requires(Permission.PERSON_LIST))],
-) -> PersonPage:
-    # The hot read: query parameters validated in one call (``QueryModel``), platform from app
-    # state; every FastAPI parameter or dependency costs per-request work.
+async def list_people(request: Request) -> PersonPage:
+    # The hot read: the caller authorised in the body (``authorize``, the same check as
+    # ``requires``), query parameters validated in one call (``QueryModel``), platform from app
+    # state; every FastAPI parameter or dependency level costs per-request work.
+    principal = await authorize(request, Permission.PERSON_LIST)
     q = LIST_QUERY.parse(request)
     platform: Platform = request.app.state.platform
     f = services.PersonFilter(node=q.node, gender=q.gender, age_min=q.age_min, age_max=q.age_max)
