@@ -333,3 +333,23 @@ def test_unknown_scope_binds_nothing(county_world: tuple[World, County]) -> None
     assert spatial.scope_bind(None, dialect) == spatial.scope_bind(Scope(frozenset()), dialect)
     with pytest.raises(ValueError):
         spatial.scope_bind(UNRESTRICTED, dialect)
+
+
+def test_postgresql_keeps_a_generic_plan_for_the_range_statements(session: Session) -> None:
+    """With the bound values hidden from the planner (``spatial._Fixed``), PostgreSQL keeps
+    one generic plan for a prepared range statement instead of planning every call again."""
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite has no plan cache to choose from
+    with _session_for(session) as scoped:
+        for i in range(20):  # psycopg prepares after 5 runs; PostgreSQL compares after 5 more
+            d = i * 1e-5
+            spatial.buildings_in_bbox(scoped, 111.665 + d, 32.375, 111.668 + d, 32.377)
+            spatial.people_in_cell(scoped, encode(EDGE_LON, EDGE_LAT, 7), TODAY)
+        rows = scoped.execute(text(
+            "SELECT statement, generic_plans FROM pg_prepared_statements "
+            "WHERE (statement LIKE '%buildings.code >= (SELECT%' "
+            "OR statement LIKE '%person_houses.code >= (SELECT%') "
+            "AND generic_plans + custom_plans >= 10")).all()  # the ones run here
+    assert rows and any("FROM buildings" in r.statement for r in rows)
+    assert any("person_houses" in r.statement for r in rows)
+    assert all(r.generic_plans > 0 for r in rows), rows
