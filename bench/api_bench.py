@@ -102,7 +102,6 @@ def seed(db_url: str, data_dir: Path, people: int) -> None:
 
 
 def serve_platform(db_url: str, data_dir: str, port: int) -> None:
-    import logging
 
     import uvicorn
 
@@ -110,12 +109,8 @@ def serve_platform(db_url: str, data_dir: str, port: int) -> None:
     from yitu.core.logs import configure_logging
     from yitu.runtime import Platform
 
-    configure_logging("INFO")  # request lines with ids, as `yitu serve` writes them …
-    handler = logging.FileHandler(Path(data_dir) / "serve.log")  # … to a file, not the terminal
-    handler.setFormatter(logging.getLogger().handlers[0].formatter)
-    for f in logging.getLogger().handlers[0].filters:
-        handler.addFilter(f)
-    logging.getLogger().handlers[:] = [handler]
+    # Request lines with ids, as `yitu serve` writes them, to a file (not the terminal).
+    configure_logging("INFO", Path(data_dir) / "serve.log")
     app = create_app(Platform.build(_settings(db_url, Path(data_dir))))
     uvicorn.run(
         app, host="127.0.0.1", port=port, access_log=False, log_config=None, log_level="warning"
@@ -373,6 +368,12 @@ def main() -> None:
             for proc in procs:
                 proc.terminate()
                 proc.join()
+        # The request log is part of the measured work: one line per yitu request, with its id.
+        logged = sum(
+            " GET /api/v1/people 200 " in line
+            for line in (data_dir / "serve.log").read_text(encoding="utf-8").splitlines()
+        )
+        assert logged >= results[2]["requests"], (logged, results[2]["requests"])
 
     backend = "postgresql" if args.database_url.startswith("postgresql") else "sqlite (WAL)"
     print(

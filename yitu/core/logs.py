@@ -6,10 +6,14 @@ the redacting filter is defence in depth on the handler ``yitu serve`` installs.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import re
 import time
 from contextvars import ContextVar
+from logging.handlers import QueueHandler, QueueListener
+from pathlib import Path
+from queue import SimpleQueue
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
@@ -49,17 +53,48 @@ class Formatter(logging.Formatter):
         return f"{cached[1]},{int(record.msecs):03d}"
 
 
-def configure_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler()
+_listener: QueueListener | None = None
+
+
+def configure_logging(level: str = "INFO", path: Path | None = None) -> None:
+    """Log to stderr (or append to ``path``) with request ids and redaction.
+
+    Lines are formatted and redacted by the caller (so each carries the request id of the
+    request that logged it) and written by a background thread (``QueueListener``): every
+    request logs a line, and a write that blocks on a busy disk or a slow terminal must not stop
+    the event loop. ``stop_logging`` (also run at exit) writes out what is queued."""
+    global _listener
+    stop_logging()
+    target: logging.Handler = (
+        logging.FileHandler(path, encoding="utf-8") if path else logging.StreamHandler()
+    )
+    target.setFormatter(logging.Formatter("%(message)s"))  # formatted already, by the caller
+    records: SimpleQueue[logging.LogRecord] = SimpleQueue()
+    handler = QueueHandler(records)
     handler.addFilter(RequestIdFilter())
     handler.addFilter(RedactFilter())
     handler.setFormatter(
         Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
     )
+    _listener = QueueListener(records, target)
+    _listener.start()
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     quiet_sql()
+
+
+def stop_logging() -> None:
+    """Write out the queued lines and stop the writer thread of ``configure_logging``."""
+    global _listener
+    if _listener is not None:
+        _listener.stop()
+        for h in _listener.handlers:
+            h.close()
+        _listener = None
+
+
+atexit.register(stop_logging)
 
 
 def quiet_sql() -> None:
