@@ -735,6 +735,13 @@ def _decide(
     result.merged = int((to_code == MERGED).sum())
     result.rejected = len(unidentified)
     if unidentified:
+        # An item an earlier run opened for the row may still wait for a reviewer.
+        waiting = {
+            r
+            for pair, status in reviewed.items()
+            if status == ReviewStatus.PENDING.value
+            for r in pair
+        }
         upos = recs.pos(unidentified)
         issues = []
         for r, fid, bid, row in zip(
@@ -744,7 +751,7 @@ def _decide(
             df["row_number"].to_numpy()[upos].tolist(),
             strict=True,
         ):
-            code = IN_REVIEW if r in in_review else NO_MATCH
+            code = IN_REVIEW if r in in_review or r in waiting else NO_MATCH
             issues.append(
                 {
                     "file_id": fid,
