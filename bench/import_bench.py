@@ -51,6 +51,19 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
+def _pss_kib(pid: int) -> int:
+    """Proportional set size: a forked worker's pages shared with the parent count once in
+    the sum (RSS would count them in every process)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def _children(pid: int) -> list[int]:
     kids: list[int] = []
     try:
@@ -87,7 +100,8 @@ class PhaseMeter:
         me = os.getpid()
         while not self._stop.wait(0.1):
             main = _rss_kib(me)
-            total = main + sum(_rss_kib(k) for k in _children(me))
+            kids = _children(me)
+            total = _pss_kib(me) + sum(_pss_kib(k) for k in kids) if kids else main
             with self._lock:
                 self._main = max(self._main, main)
                 self._all = max(self._all, total)
@@ -386,11 +400,11 @@ def main() -> None:
         f"{args.batch_size}, {args.workers} cleaning workers; load average at the end "
         f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}): rows {r['rows']}"
     )
-    print(f"  {'phase':<26}{'wall s':>8}{'CPU s':>8}{'peak RSS MiB':>14}{'+ workers':>11}")
+    print(f"  {'phase':<26}{'wall s':>8}{'CPU s':>8}{'peak RSS MiB':>14}{'+ workers PSS':>15}")
     for row in r["phases"]:
         print(
             f"  {row['phase']:<26}{row['wall_s']:>8.1f}{row['cpu_s']:>8.1f}{row['rss_mib']:>14.0f}"
-            f"{row['rss_all_mib']:>11.0f}"
+            f"{row['rss_all_mib']:>15.0f}"
         )
     print("  per source (s): read | clean CPU in workers (of which address) | DB write | wait")
     for name, t in r["steps"].items():
@@ -413,7 +427,7 @@ def main() -> None:
     )
     print(
         f"CPU {r['cpu_s']:.1f} s (main + workers); peak RSS main process {r['peak_rss_mib']:.0f} "
-        f"MiB (whole run), main + workers at once {peak_all:.0f} MiB — target < 4096 MiB "
+        f"MiB (whole run), main + workers at once (PSS) {peak_all:.0f} MiB — target < 4096 MiB "
         f"{'met' if max(peak_all, r['peak_rss_mib']) < 4096 else 'NOT met'}; "
         f"{r['rejected']} rows rejected"
     )
