@@ -419,7 +419,9 @@ def choose_fields(recs: list[dict[str, Any]]) -> dict[str, Any]:
     """Survivorship: the person's values and the record each came from. Needs a record with a
     birth date (or a valid ID number, which holds one)."""
     out: dict[str, Any] = {}
-    ids = [r for r in recs if r["id_number"]]
+    # Only a number that gave a birth date is a valid one: a row kept without a birth date
+    # carries whatever digits its ID cell had (for linking), never the person's number.
+    ids = [r for r in recs if r["id_number"] and r["birth_date"] is not None]
     if ids:
         number = _most_common([r["id_number"] for r in ids])
         src = next(r for r in ids if r["id_number"] == number)
@@ -634,7 +636,8 @@ def _decide(
             unidentified.extend(fresh)  # nobody here can found a person
             continue
         else:
-            ids = [v for v in recs.numbers[gpos] if isinstance(v, str) and v]
+            born = gpos[recs.born[gpos]]
+            ids = [v for v in recs.numbers[born] if isinstance(v, str) and v]
             target = by_number.get(_most_common(ids)) if ids else None
             if target is None:
                 new_groups.append(fresh)
