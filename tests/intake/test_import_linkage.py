@@ -13,14 +13,14 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from foundation.conftest import DatabaseFactory
 from openpyxl import load_workbook
-from sqlalchemy import func, insert, select, text, tuple_, update
+from sqlalchemy import event, func, insert, select, text, tuple_, update
 
 from yitu.access.scope import SCOPE_KEY, UNRESTRICTED
 from yitu.core.db import Database
@@ -458,3 +458,51 @@ def test_review_of_a_bare_row_attaches_it_or_settles_its_reject(linked) -> None:
             ).scalar_one()
             == 1
         )
+
+
+def test_relation_batches_read_only_their_own_peoples_relations(linked, tmp_path: Path) -> None:
+    """A relations batch looks up the open relations of the people its rows name, not of every
+    person the file could name (that made each batch read the whole county's relations). Rows
+    already recorded come out merged onto the same relation."""
+    db, src, _ = linked
+    s = src.get("property")
+    lines = (src.dir / s["file"]).read_text(encoding="utf-8-sig").splitlines()
+    subset = tmp_path / "property_owners_again.csv"
+    subset.write_text("\n".join(lines[:41]) + "\n", encoding="utf-8")
+    reads: list[int] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM person_houses" in statement:
+            reads.append(len(parameters))
+
+    before = _counts(db)
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        result = run_import(  # another source: the same rows of one source are duplicates
+            db,
+            "property_copy",
+            replace(load_mapping(src.dir / s["mapping"]), source=""),
+            [subset],
+            now=now,
+            batch_size=8,
+        )
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    acc = result.accounts[subset.name]
+    assert acc["rows"] == 40
+    assert acc["accepted"] == 0  # every relation of these rows was recorded by the first run
+    assert acc["merged"] > 0
+    assert reads and max(reads) <= 8  # one batch's people at most
+    after = _counts(db)
+    assert after["person_houses"] == before["person_houses"]
+    with db.engine.connect() as conn:
+        merged = conn.execute(
+            select(SourceRecord.target_id, SourceRecord.person_id).where(
+                SourceRecord.source == "property_copy",
+                SourceRecord.outcome == Outcome.MERGED.value,
+            )
+        ).all()
+        assert len(merged) == acc["merged"]
+        for target_id, person_id in merged:
+            ph = conn.execute(select(PersonHouse).where(PersonHouse.id == target_id)).one()
+            assert ph.person_id == person_id and ph.valid_to is None

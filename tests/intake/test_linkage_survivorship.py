@@ -12,8 +12,16 @@ from yitu.intake.linkage import choose_fields
 
 def _rec(rid: int, id_number: str, birth: date | None, **kw: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "id": rid, "id_number": id_number, "birth_date": birth, "gender": "M", "name": "王伟",
-        "phone": "", "address": "", "address_id": None, "node_id": 7, "observed_on": None,
+        "id": rid,
+        "id_number": id_number,
+        "birth_date": birth,
+        "gender": "M",
+        "name": "王伟",
+        "phone": "",
+        "address": "",
+        "address_id": None,
+        "node_id": 7,
+        "observed_on": None,
         "relation": "",
     }
     base.update(kw)

@@ -197,19 +197,9 @@ def _relations(
             select(House.id, House.code, House.code3d, House.node_id).where(House.id.in_(chunk))
         ):
             houses[h.id] = h
-    persons = sorted(set(people.values()))
-    current: dict[tuple[int, int, str], int] = {}
-    for chunk in _chunks(persons):
-        for ph in conn.execute(
-            select(
-                PersonHouse.id, PersonHouse.person_id, PersonHouse.house_id, PersonHouse.relation
-            ).where(PersonHouse.person_id.in_(chunk), PersonHouse.valid_to.is_(None))
-        ):
-            current[(ph.person_id, ph.house_id, ph.relation)] = ph.id
-    new_rows: list[dict[str, Any]] = []
-    new_keys: list[tuple[int, int, str]] = []
-    new_set: set[tuple[int, int, str]] = set()  # new_keys as a set: a list made this O(n²)
-    waiting: list[tuple[RowResult, tuple[int, int, str]]] = []
+    # Each row's person first, so the open relations are read for this batch's people only
+    # (reading them for every person of the file made each batch scan the county's relations).
+    found: list[tuple[RowResult, int]] = []
     for r in kept:
         rec = r.record
         assert rec is not None
@@ -225,6 +215,23 @@ def _relations(
                 "no person with this ID number: import the people sources first",
             )
             continue
+        found.append((r, person_id))
+    persons = sorted({person_id for _, person_id in found})
+    current: dict[tuple[int, int, str], int] = {}
+    for chunk in _chunks(persons):
+        for ph in conn.execute(
+            select(
+                PersonHouse.id, PersonHouse.person_id, PersonHouse.house_id, PersonHouse.relation
+            ).where(PersonHouse.person_id.in_(chunk), PersonHouse.valid_to.is_(None))
+        ):
+            current[(ph.person_id, ph.house_id, ph.relation)] = ph.id
+    new_rows: list[dict[str, Any]] = []
+    new_keys: list[tuple[int, int, str]] = []
+    new_set: set[tuple[int, int, str]] = set()  # new_keys as a set: a list made this O(n²)
+    waiting: list[tuple[RowResult, tuple[int, int, str]]] = []
+    for r, person_id in found:
+        rec = r.record
+        assert rec is not None
         house = houses[rec["house_id"]]
         key = (person_id, house.id, rec["relation"])
         rec.update(person_id=person_id, node_id=house.node_id)
