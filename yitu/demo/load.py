@@ -22,6 +22,8 @@ from yitu.access.scope import SCOPE_KEY, UNRESTRICTED, invalidate_scopes
 from yitu.core.db import Database
 from yitu.core.errors import InvalidInputError
 from yitu.demo.generate import REFS, TABLE_ORDER, Demo, geojson
+from yitu.registry.cells import fill as fill_cells
+from yitu.registry.cells import skip_pending
 from yitu.registry.models import NodeBoundary
 
 BATCH = 50_000
@@ -42,6 +44,7 @@ def _delete_previous(conn: Connection) -> None:
         "organisations",
         "addresses",
         "houses",
+        "building_cells",
         "buildings",
         "roads",
         "map_features",
@@ -168,6 +171,7 @@ def load(
             for table in TABLE_ORDER:
                 top = conn.execute(text(f"SELECT max(id) FROM {table}")).scalar()
                 base[table] = (top or 0) + 1
+            skip_pending(conn)  # fill_cells below writes the buildings' cells
             raw = conn.connection.driver_connection
             for table in TABLE_ORDER:
                 names, data = _columns(demo, table, base, node_ids, sqlite)
@@ -191,6 +195,7 @@ def load(
                                 tick(table, min(start + BATCH, n), n)
                 cur.close()
                 counts[table] = n
+            fill_cells(conn, base["buildings"])  # the level-6 cells of the new buildings
             if not sqlite:
                 for table in (*TABLE_ORDER, "jurisdiction_nodes"):
                     conn.execute(

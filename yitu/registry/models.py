@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -23,11 +24,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
+    event,
+    inspect,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
 from yitu.access.scope import Jurisdictional
 from yitu.core.db import Base
@@ -173,9 +177,7 @@ class Building(Jurisdictional, Base):
     __tablename__ = "buildings"
     # Covering: range scans on code test the bbox on index entries (0003; no node_id: see
     # the migration for why the scope stays a filter).
-    __table_args__ = (
-        Index("ix_buildings_code_cover", "code", "west", "east", "south", "north"),
-    )
+    __table_args__ = (Index("ix_buildings_code_cover", "code", "west", "east", "south", "north"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(60))  # e.g. "12号楼", "张家湾3号"
@@ -196,6 +198,50 @@ class Building(Jurisdictional, Base):
     north: Mapped[float] = mapped_column(Float)
     code: Mapped[int] = mapped_column(BigInteger)  # level-10 2D integer code of (lon, lat)
     code3d: Mapped[str] = mapped_column(String(32))  # 3D code of the ground floor
+
+
+class BuildingCell(Base):
+    """A level-6 BeiDou cell a building's bbox meets, with the bbox (``yitu.registry.cells``):
+    ``building_containing`` seeks the point's cell and tests the bboxes on the key's entries.
+    SQLite: the rows are the primary key's B-tree (WITHOUT ROWID); PostgreSQL: the bbox is in
+    the key's index (INCLUDE), so the probe is an index-only scan. Not Jurisdictional: the
+    scope is tested on the building it leads to."""
+
+    __tablename__ = "building_cells"
+    __table_args__ = (
+        PrimaryKeyConstraint(
+            "cell", "building_id", postgresql_include=["west", "east", "south", "north"]
+        ),
+        {"sqlite_with_rowid": False},
+    )
+
+    cell: Mapped[int] = mapped_column(BigInteger)  # level-6 2D integer code
+    building_id: Mapped[int] = mapped_column(
+        ForeignKey("buildings.id", ondelete="CASCADE"), index=True
+    )
+    west: Mapped[float] = mapped_column(Float)
+    south: Mapped[float] = mapped_column(Float)
+    east: Mapped[float] = mapped_column(Float)
+    north: Mapped[float] = mapped_column(Float)
+
+
+_BBOX = ("west", "south", "east", "north")
+
+
+@event.listens_for(Building, "after_insert")
+def _cells_insert(_m: Mapper[Building], conn: Any, b: Building) -> None:
+    from yitu.registry import cells
+
+    cells.replace(conn, [(b.id, b.west, b.south, b.east, b.north)])
+
+
+@event.listens_for(Building, "after_update")
+def _cells_update(_m: Mapper[Building], conn: Any, b: Building) -> None:
+    state = inspect(b)
+    if any(state.attrs[a].history.has_changes() for a in _BBOX):
+        from yitu.registry import cells
+
+        cells.replace(conn, [(b.id, b.west, b.south, b.east, b.north)])
 
 
 class House(Jurisdictional, Base):
@@ -269,7 +315,11 @@ class PersonHouse(Jurisdictional, Base):
     __table_args__ = (
         Index(
             "ix_person_houses_code_cover",
-            "code", "relation", "valid_to", "valid_from", "person_id",
+            "code",
+            "relation",
+            "valid_to",
+            "valid_from",
+            "person_id",
         ),
         Index("ix_person_houses_person", "person_id", "relation"),
     )

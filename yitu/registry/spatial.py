@@ -13,6 +13,10 @@ Every query has two steps:
 2. an **exact test** in Python with shapely on the few candidate footprints, where the answer
    depends on the footprint rather than the building's point.
 
+``building_containing`` skips the ranges: it seeks the point's level-6 cell in
+``building_cells`` (``yitu.registry.cells``: the cells each building's bbox meets, with the
+bbox), one equality probe needing no extent bound, then the same exact test.
+
 The statements are Core selects of columns (no ORM entities), compiled once per shape (kind,
 number of ranges, scope shape) and executed on the session's connection. The jurisdiction
 scope is part of every statement, as the runs of consecutive node ids it holds (``scope_bind``,
@@ -82,7 +86,14 @@ from yitu.grid.constants import LEVEL_RADIX, SIZE_LAT, SIZE_LON, UNITS_PER_DEGRE
 from yitu.grid.errors import GridError
 from yitu.grid.intcode import WEIGHTS, int_descendant_range, to_int
 from yitu.people.models import Person
-from yitu.registry.models import RESIDENT_RELATIONS, Building, BuildingExtent, PersonHouse
+from yitu.registry import cells
+from yitu.registry.models import (
+    RESIDENT_RELATIONS,
+    Building,
+    BuildingCell,
+    BuildingExtent,
+    PersonHouse,
+)
 
 #: Upper bound on the ranges of one prefilter (and on the cells of a direct box cover).
 MAX_RANGES = 64
@@ -109,6 +120,7 @@ NEAREST_LIMIT_M = 200_000.0
 Ranges = np.ndarray  # (n, 2) int64 [lo, hi)
 
 _B = Building.__table__
+_BC = BuildingCell.__table__
 _PH = PersonHouse.__table__
 _P = Person.__table__
 _K = float(UNITS_PER_DEGREE)
@@ -117,8 +129,19 @@ _K = float(UNITS_PER_DEGREE)
 BUILDING_COLUMNS = tuple(_B.c)
 #: The person columns the masking serializer reads (plus registration type and care tags).
 PERSON_COLUMNS = tuple(
-    _P.c[n] for n in ("id", "node_id", "name", "id_number", "phone", "address", "gender",
-                      "birth_date", "registration_type", "care_tags")
+    _P.c[n]
+    for n in (
+        "id",
+        "node_id",
+        "name",
+        "id_number",
+        "phone",
+        "address",
+        "gender",
+        "birth_date",
+        "registration_type",
+        "care_tags",
+    )
 )
 _RESIDENT = [r.value for r in RESIDENT_RELATIONS]
 
@@ -351,8 +374,12 @@ def _scope_runs(size: int) -> Scoper:
         if size == 0:
             return false()  # an empty or unknown scope sees nothing
         col = cols.node_id + literal_column("0")
-        terms = [col.between(bindparam(f"{_RUN_LO}{i}", type_=Integer),
-                             bindparam(f"{_RUN_HI}{i}", type_=Integer)) for i in range(size)]
+        terms = [
+            col.between(
+                bindparam(f"{_RUN_LO}{i}", type_=Integer), bindparam(f"{_RUN_HI}{i}", type_=Integer)
+            )
+            for i in range(size)
+        ]
         return terms[0] if size == 1 else or_(*terms)
 
     return criterion
@@ -567,11 +594,36 @@ def buildings_in_cell(session: Session | Connection, code: str | int) -> list[Ro
     return sorted(rows, key=lambda b: b.id)
 
 
+def _containing_statement(sc: Scoper | None) -> Select[Any]:
+    """The buildings whose bbox holds the point, found by the point's level-6 cell in
+    ``building_cells`` (one equality seek, the bbox tested on the key's entries) and joined to
+    ``buildings`` by id: one statement, no extent bound."""
+    x, y = _value("x", Float), _value("y", Float)
+    stmt = (
+        select(*BUILDING_COLUMNS)
+        .select_from(_BC.join(_B, _B.c.id == _BC.c.building_id))
+        .where(
+            # the point's cell, and the buildings whose cells are not computed yet
+            _BC.c.cell.in_([_value("cell", BigInteger), literal_column(str(cells.PENDING))]),
+            _BC.c.west <= x,
+            _BC.c.east >= x,
+            _BC.c.south <= y,
+            _BC.c.north >= y,
+        )
+    )
+    return stmt.where(sc(_B.c)) if sc else stmt
+
+
 def building_containing(session: Session | Connection, lon: float, lat: float) -> Row[Any] | None:
     """The building whose footprint covers the point (edges included); if footprints overlap,
     the smallest footprint, then the lowest id."""
     p = Point(lon, lat)
-    rows = _bbox_rows(session, lon, lat, lon, lat, building_extent(session), MAX_POINT_CELLS)
+    cell = cells.point_cell(lon, lat)
+    if cell is not None:
+        params = {"cell": cell, "x": lon, "y": lat}
+        rows = execute(session, ("containing",), _containing_statement, params).all()
+    else:  # outside the quadrant ``building_cells`` covers: code ranges around the point
+        rows = _bbox_rows(session, lon, lat, lon, lat, building_extent(session), MAX_POINT_CELLS)
     hits = [b for b in rows if footprint(b).covers(p)]
     if not hits:
         return None
