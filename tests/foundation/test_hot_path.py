@@ -10,9 +10,11 @@ import threading
 from datetime import timedelta
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from foundation.test_change_audit import audit_store_refuses
 from foundation.world import World
 from yitu.access.roles import Role
 from yitu.audit.chain import Actor, AuditLog, Entry, verify
@@ -160,3 +162,49 @@ def test_concurrent_reads_are_group_committed_one_record_each(fresh_world: World
     new_batches = audit.batches_committed - batches
     assert new_records == len(expected)
     assert new_batches < new_records  # batching happened: records shared commits
+
+
+def test_a_read_whose_audit_record_fails_is_not_served(fresh_world: World) -> None:
+    """The group commit failing (the audit store refusing inserts) answers 500 with no data; the
+    head hint is set first, so on PostgreSQL this is the pipelined one-round-trip batch."""
+    w = fresh_world
+    h = w.headers(Role.GRID_WORKER)
+    assert w.client.get(PEOPLE, headers=h).status_code == 200
+    client = TestClient(w.client.app, raise_server_exceptions=False)
+    with audit_store_refuses(w):
+        r = client.get(PEOPLE, headers=h)
+        assert r.status_code == 500 and "items" not in r.json()
+    assert w.client.get(PEOPLE, headers=h).status_code == 200
+    assert verify(w.platform.db, w.platform.audit.key).ok
+
+
+def test_group_commit_takes_the_fast_path_and_finds_the_head_after_another_writer(
+    fresh_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads after reads take the fast path (on PostgreSQL: no general append); a record
+    appended by another process in between makes the next read's batch find the new head
+    itself, and its record follows it in the chain."""
+    w = fresh_world
+    audit = w.platform.audit
+    h = w.headers(Role.GRID_WORKER)
+    general = []
+    original = audit._append_committed
+    monkeypatch.setattr(
+        audit, "_append_committed", lambda conn, items: general.append(1) or original(conn, items)
+    )
+    for _ in range(3):
+        assert w.client.get(PEOPLE, headers=h).status_code == 200
+    general.clear()
+    assert w.client.get(PEOPLE, headers=h).status_code == 200
+    if w.platform.db.dialect == "postgresql":
+        assert general == []  # the pipelined batch, not the general path
+    other_db = Database(w.platform.db.url)
+    other_seq = AuditLog(other_db, audit.key).record(Entry("view", Actor(username="cli")))
+    other_db.dispose()
+    r = w.client.get(PEOPLE, headers=h)
+    assert r.status_code == 200
+    assert verify(w.platform.db, audit.key).ok
+    with w.platform.db.session() as session:
+        after = session.scalar(select(AuditEvent).where(AuditEvent.seq == other_seq + 1))
+    assert after is not None and after.request_id == r.headers["x-request-id"]
+    assert json.loads(after.object_ids) == [p["id"] for p in r.json()["items"]]

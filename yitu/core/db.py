@@ -63,7 +63,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool_size: int = 10, max_overflow: int = 20) -> Engine:
     """Create an engine; for SQLite make the parent directory and switch on WAL and foreign keys."""
     parsed = make_url(url)
     # hide_parameters: a failing statement's error text must never carry an ID number or phone.
@@ -75,7 +75,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+    kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
     return create_engine(url, **kwargs)
 
 
@@ -87,12 +87,18 @@ class Database:
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Hot single-statement reads need no transaction: on PostgreSQL an autocommit
-        # connection saves the BEGIN and the ROLLBACK at check-in, two of the read's four round
-        # trips (one statement sees one snapshot either way). SQLite's driver opens no
-        # transaction for a SELECT anyway.
-        self.read_engine = (
-            self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # connection saves the BEGIN and the ROLLBACK at check-in (one statement sees one
+        # snapshot either way). SQLite's driver opens no transaction for a SELECT anyway. On
+        # PostgreSQL it is a pool of its own: the list read runs on the event loop, which must
+        # never wait for a connection held by worker threads.
+        self._read_pool = (
+            make_engine(url, pool_size=2, max_overflow=8)
             if self.engine.dialect.name == "postgresql"
+            else self.engine
+        )
+        self.read_engine = (
+            self._read_pool.execution_options(isolation_level="AUTOCOMMIT")
+            if self._read_pool is not self.engine
             else self.engine
         )
 
@@ -110,3 +116,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._read_pool is not self.engine:
+            self._read_pool.dispose()
