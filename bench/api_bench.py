@@ -106,7 +106,7 @@ def serve_platform(db_url: str, data_dir: str, port: int) -> None:
     import uvicorn
 
     from yitu.api.app import create_app
-    from yitu.core.logs import configure_logging
+    from yitu.core.logs import configure_logging, stop_logging
     from yitu.runtime import Platform
 
     # Request lines with ids, as `yitu serve` writes them, to a file (not the terminal).
@@ -115,6 +115,7 @@ def serve_platform(db_url: str, data_dir: str, port: int) -> None:
     uvicorn.run(
         app, host="127.0.0.1", port=port, access_log=False, log_config=None, log_level="warning"
     )
+    stop_logging()  # a multiprocessing child exits without running atexit
 
 
 def serve_bare(port: int) -> None:
