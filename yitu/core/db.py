@@ -63,7 +63,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def make_engine(url: str, pool_size: int = 10, max_overflow: int = 20) -> Engine:
+def make_engine(
+    url: str,
+    pool_size: int = 10,
+    max_overflow: int = 20,
+    connect_args: dict[str, Any] | None = None,
+) -> Engine:
     """Create an engine; for SQLite make the parent directory and switch on WAL and foreign keys."""
     parsed = make_url(url)
     # hide_parameters: a failing statement's error text must never carry an ID number or phone.
@@ -76,6 +81,8 @@ def make_engine(url: str, pool_size: int = 10, max_overflow: int = 20) -> Engine
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+    if connect_args:
+        kwargs["connect_args"] = connect_args
     return create_engine(url, **kwargs)
 
 
@@ -90,9 +97,15 @@ class Database:
         # connection saves the BEGIN and the ROLLBACK at check-in (one statement sees one
         # snapshot either way). SQLite's driver opens no transaction for a SELECT anyway. On
         # PostgreSQL it is a pool of its own: the list read runs on the event loop, which must
-        # never wait for a connection held by worker threads.
+        # never wait for a connection held by worker threads; and bounded, so that an
+        # unreachable server or a runaway statement cannot hold the loop for long.
         self._read_pool = (
-            make_engine(url, pool_size=2, max_overflow=8)
+            make_engine(
+                url,
+                pool_size=2,
+                max_overflow=8,
+                connect_args={"connect_timeout": 5, "options": "-c statement_timeout=10000"},
+            )
             if self.engine.dialect.name == "postgresql"
             else self.engine
         )
