@@ -208,3 +208,34 @@ def test_group_commit_takes_the_fast_path_and_finds_the_head_after_another_write
         after = session.scalar(select(AuditEvent).where(AuditEvent.seq == other_seq + 1))
     assert after is not None and after.request_id == r.headers["x-request-id"]
     assert json.loads(after.object_ids) == [p["id"] for p in r.json()["items"]]
+
+
+def test_batched_records_keep_every_value_exactly(fresh_world: World) -> None:
+    """Records of one group commit (on PostgreSQL sent as one JSON document) are stored exactly
+    as their MACs were computed: unicode, quotes, backslashes, newlines, NULL ids, false."""
+    w = fresh_world
+    audit = w.platform.audit
+    audit.submit(Entry("view", Actor(username="warm-up")))  # sets the head hint: the fast path
+    odd = [
+        Entry(
+            "break_glass",
+            Actor(None, "张\\\"'x\n", "", None, "::1"),
+            object_type="person",
+            object_ids=[1, 2**31 - 1],
+            fields=["phone", "name"],
+            purpose="break_glass",
+            reason='紧急情况 "quoted" \\ back\tslash \u2028 😀',
+            success=False,
+            detail="{}[]\r\n",
+        ),
+        Entry("view", Actor(7, "u", "grid_worker", 9, "10.0.0.1"), object_ids=["a", None]),
+    ]
+    seqs = audit.submit_many([(e, f"rid-{i}") for i, e in enumerate(odd)])
+    assert seqs[1] == seqs[0] + 1
+    assert verify(w.platform.db, audit.key).ok
+    with w.platform.db.session() as session:
+        stored = session.scalar(select(AuditEvent).where(AuditEvent.seq == seqs[0]))
+    assert stored is not None
+    assert stored.reason == odd[0].reason and stored.actor_username == "张\\\"'x\n"
+    assert stored.actor_user_id is None and stored.success is False
+    assert stored.detail == "{}[]\r\n" and stored.request_id == "rid-0"

@@ -111,13 +111,12 @@ _PG_LOCK = text("SELECT pg_advisory_xact_lock(7135001)")
 # PostgreSQL group commit in one round trip: the whole batch as one conditional insert (all rows
 # or none: the condition does not depend on the row), one fixed statement text for any batch
 # size (so psycopg prepares it), sent with BEGIN, the advisory lock and COMMIT in one pipeline.
-_PG_ARRAY_TYPES = {"seq": "int[]", "actor_user_id": "int[]", "session_id": "int[]"}
+# The rows travel as one JSON text (the encoder is C; adapting a Python list per column cost a
+# third more CPU per batch); JSON round-trips every value exactly, so the MACs hold.
 _PG_APPEND_BATCH_IF_HEAD = (
-    f"INSERT INTO audit_events ({', '.join(_COLUMNS)}) SELECT * FROM unnest("
-    + ", ".join(
-        f"%s::{_PG_ARRAY_TYPES.get(c, 'bool[]' if c == 'success' else 'text[]')}" for c in _COLUMNS
-    )
-    + ") WHERE NOT EXISTS (SELECT 1 FROM audit_events WHERE seq > %s)"
+    f"INSERT INTO audit_events ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} "
+    "FROM json_populate_recordset(NULL::audit_events, %s::json) "
+    "WHERE NOT EXISTS (SELECT 1 FROM audit_events WHERE seq > %s)"
 )
 
 
@@ -278,8 +277,7 @@ class AuditLog:
             for entry, request_id in items:
                 rows.append(self._values(entry, seq + 1, mac, request_id))
                 seq, mac = rows[-1]["seq"], rows[-1]["mac"]
-            params = [[r[c] for r in rows] for c in _COLUMNS]
-            params.append(self._head[0])
+            params = (json.dumps(rows), self._head[0])
             fairy = self.db.engine.raw_connection()
             try:
                 raw = fairy.driver_connection
