@@ -28,23 +28,23 @@ def _reject(result: RowResult, field: str, code: str, message: str) -> None:
 
 
 class FileLookups:
-    """Lookups read once per imported file instead of once per batch. Only what the file's own
-    batches cannot change: a relations import links no people, so the people records' person
-    ids are fixed while it runs."""
+    """The linked people, by ID number and by name key + birth date, read once per imported
+    file instead of once per batch: a relations import links no people, so the people
+    records' person ids are fixed while it runs."""
 
     def __init__(self) -> None:
-        self._by_name_birth: dict[tuple[str, date], int] | None = None
-        self._by_id_number: dict[str, int] | None = None
+        self._maps: tuple[dict[str, int], dict[str, int]] | None = None
+
+    def _read(self, conn: Connection) -> tuple[dict[str, int], dict[str, int]]:
+        if self._maps is None:
+            self._maps = linked_people(conn)
+        return self._maps
 
     def by_id_number(self, conn: Connection) -> dict[str, int]:
-        if self._by_id_number is None:
-            self._by_id_number = people_by_id_number(conn, None)
-        return self._by_id_number
+        return self._read(conn)[0]
 
-    def by_name_birth(self, conn: Connection) -> dict[tuple[str, date], int]:
-        if self._by_name_birth is None:
-            self._by_name_birth = people_by_name_birth(conn, None)
-        return self._by_name_birth
+    def by_name_birth(self, conn: Connection) -> dict[str, int]:
+        return self._read(conn)[1]
 
 
 def apply_batch(
@@ -137,51 +137,44 @@ def _organisations(conn: Connection, kept: list[RowResult]) -> None:
         rec.update(outcome=Outcome.ACCEPTED.value, org_id=org_id, node_id=b.node_id)
 
 
-def people_by_id_number(conn: Connection, numbers: list[str] | None) -> dict[str, int]:
-    """Person id for each ID number (``numbers`` None: every one): from linked records first,
-    then the people table. One read serves a whole file: per batch, SQLite's planner took the
-    (kind, outcome) index for ``kind = 'people' AND id_number IN (…)`` and scanned every
-    people record for each 500 numbers."""
-    wanted = set(numbers) if numbers is not None else None
-    found: dict[str, int] = {}
-    for number, pid in conn.execute(select(Person.id_number, Person.id)):
-        if number and (wanted is None or number in wanted):
-            found[number] = pid
-    for number, pid in conn.execute(
-        select(SourceRecord.id_number, SourceRecord.person_id).where(
-            SourceRecord.kind == Kind.PEOPLE.value,
-            SourceRecord.id_number != "",
-            SourceRecord.person_id.is_not(None),
-        )
-    ):
-        if wanted is None or number in wanted:
-            found[number] = pid
-    return found
+def linked_people(conn: Connection) -> tuple[dict[str, int], dict[str, int]]:
+    """Person id by ID number (registry people, then linked records) and by name key + ISO
+    birth date (``name_birth_key``; keys two people share are left out: two people of the
+    same name born the same day are not guessed between). Per batch, ``id_number`` and
+    ``name_key`` have no index to look up by, so one scan serves a file: the people records
+    through the driver's cursor (SQLAlchemy's per-row processing of a county's 1.1 M rows
+    cost more than the scan; a GROUP BY in the database more again, measured)."""
+    by_number: dict[str, int] = dict(
+        conn.execute(select(Person.id_number, Person.id).where(Person.id_number != "")).all()
+    )
+    by_name: dict[str, int | None] = {}
+    sql = str(
+        select(SourceRecord.id_number, SourceRecord.name_key, SourceRecord.birth_date)
+        .add_columns(SourceRecord.person_id)
+        .where(SourceRecord.kind == Kind.PEOPLE.value, SourceRecord.person_id.is_not(None))
+        .compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    )
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    cur = driver.cursor()
+    try:
+        cur.execute(sql)
+        while rows := cur.fetchmany(50_000):
+            for number, key, birth, pid in rows:
+                if number:
+                    by_number[number] = pid
+                if key and birth is not None:
+                    # SQLite hands dates back as ISO text, PostgreSQL as dates
+                    k = f"{key}|{birth}"
+                    if by_name.setdefault(k, pid) != pid:
+                        by_name[k] = None  # two people: ambiguous
+    finally:
+        cur.close()
+    return by_number, {k: v for k, v in by_name.items() if v is not None}
 
 
-def people_by_name_birth(
-    conn: Connection, keys: list[tuple[str, date]] | None
-) -> dict[tuple[str, date], int]:
-    """The one linked person with this name key and birth date (ambiguous keys are left out:
-    two people of the same name born the same day are not guessed between); ``keys`` None:
-    every such key. name_key has no index, so one scan of the people records serves a whole
-    file (a scan per batch was a full table scan per 500 names)."""
-    wanted = set(keys) if keys is not None else None
-    found: dict[tuple[str, date], int | None] = {}
-    for key, birth, pid in conn.execute(
-        select(SourceRecord.name_key, SourceRecord.birth_date, SourceRecord.person_id).where(
-            SourceRecord.kind == Kind.PEOPLE.value,
-            SourceRecord.name_key != "",
-            SourceRecord.birth_date.is_not(None),
-            SourceRecord.person_id.is_not(None),
-        )
-    ):
-        k = (key, birth)
-        if wanted is not None and k not in wanted:
-            continue
-        if found.setdefault(k, pid) != pid:
-            found[k] = None  # two people: ambiguous
-    return {k: v for k, v in found.items() if v is not None}
+def name_birth_key(name_key: str, birth: date) -> str:
+    return f"{name_key}|{birth.isoformat()}"
 
 
 def _relations(
@@ -206,7 +199,8 @@ def _relations(
         if rec.get("id_number"):
             person_id = people.get(rec["id_number"])
         else:
-            person_id = by_name.get((rec["name_key"], rec["birth_date"]))
+            born = rec["birth_date"]
+            person_id = by_name.get(name_birth_key(rec["name_key"], born)) if born else None
         if person_id is None:
             _reject(
                 r,

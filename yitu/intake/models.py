@@ -113,7 +113,7 @@ class SourceRecord(Jurisdictional, Base):
     # person fields (people, relations)
     name: Mapped[str] = mapped_column(String(50), default="")
     name_key: Mapped[str] = mapped_column(String(80), default="")  # pinyin key (homophones)
-    id_number: Mapped[str] = mapped_column(String(18), default="", index=True)  # valid only
+    id_number: Mapped[str] = mapped_column(String(18), default="")  # valid only
     id_digits: Mapped[str] = mapped_column(String(24), default="")  # raw digits, invalid IDs
     phone: Mapped[str] = mapped_column(String(20), default="")
     birth_date: Mapped[date | None] = mapped_column(Date)
@@ -134,6 +134,9 @@ class SourceRecord(Jurisdictional, Base):
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     target_id: Mapped[int | None] = mapped_column(Integer)  # person_houses row of a relation
+    # No index on the place (unlike other Jurisdictional tables): records are reached by file,
+    # batch, person or id, never listed by place, and every imported row paid for it.
+    node_id: Mapped[int] = mapped_column(ForeignKey("jurisdiction_nodes.id"))
 
 
 class RowIssue(Base):
