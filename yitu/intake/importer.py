@@ -15,6 +15,7 @@ only until the linkage run of the same command decides between accepted and merg
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import time
 from collections.abc import Callable, Iterator
@@ -285,10 +286,15 @@ def _cleaned(
             yield _clean_rows(cleaner, rows)
         return
     _CLEANER = cleaner
+    # The parent's objects moved out of the collector's reach before forking: a worker's
+    # collection would otherwise write to every tracked object's header and so copy the
+    # parent's whole heap (the address matcher, a county's lookups) into each worker.
+    gc.freeze()
     try:
         with mp.get_context("fork").Pool(workers) as pool:
             yield from pool.imap(_clean_batch, batches)
     finally:
+        gc.unfreeze()
         _CLEANER = None
 
 
