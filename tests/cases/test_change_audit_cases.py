@@ -5,6 +5,7 @@ change; a change that fails leaves no record."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +13,15 @@ from click.testing import Result
 from fastapi.testclient import TestClient
 from foundation.test_change_audit import audit_store_refuses
 from foundation.world import AUDIT_KEY
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
-from cases.conftest import CasesWorld
+from cases.conftest import IN_A, CasesWorld
 from yitu.access.roles import Role
 from yitu.audit.chain import verify
 from yitu.audit.models import AuditEvent
-from yitu.cases.models import Category, DepartmentMember, Subscription
+from yitu.cases import services
+from yitu.cases.models import Category, Department, DepartmentMember, Notification, Subscription
 from yitu.cases.open311_models import Open311Key
 from yitu.cli import app as cli
 
@@ -146,3 +148,66 @@ def test_cli_case_changes_need_their_audit_record(fresh_cases: CasesWorld, tmp_p
     # A change that fails (no such department) leaves no record either.
     assert _cli(cw, tmp_path, "cases", "add-member", "u_dept_handler", "nope").exit_code != 0
     assert len(_audit_since(cw, seq)) == 3
+
+
+def test_marking_a_notification_read_is_audited_once(fresh_cases: CasesWorld) -> None:
+    cw = fresh_cases
+    t = cw.world.clock.now()
+    gw = cw.principal(Role.GRID_WORKER)
+    with cw.session(Role.GRID_WORKER) as s:
+        cid = services.submit_report(s, category_code="E0104", lon=IN_A[0], lat=IN_A[1],
+                                     description="路面油污", source="grid_worker", actor=gw,
+                                     at=t, evidence_dir=cw.evidence_dir).id
+    with cw.session() as s:
+        services.transition(s, cid, "accept", actor=cw.principal(Role.OPERATOR), at=t)
+        nid = s.scalar(select(Notification.id).where(Notification.user_id == gw.user_id))
+    assert nid is not None
+    client = TestClient(cw.world.client.app, raise_server_exceptions=False)
+    h = cw.world.headers(Role.GRID_WORKER)
+    url = f"/api/v1/cases/notifications/{nid}/read"
+    seq = _last_seq(cw)
+
+    def read_at() -> object:
+        return _count_or_none(cw, select(Notification.read_at).where(Notification.id == nid))
+
+    with audit_store_refuses(cw.world):
+        assert client.post(url, headers=h).status_code == 500
+    assert read_at() is None and _last_seq(cw) == seq
+    assert client.post(url, headers=h).status_code == 204
+    assert read_at() is not None
+    assert _audit_since(cw, seq) == [("update", "case_notification", "")]
+    assert client.post(url, headers=h).status_code == 204  # read before: no second record
+    assert _last_seq(cw) == seq + 1
+    # Someone else's notification is not found, and not recorded.
+    assert client.post(url, headers=cw.world.headers(Role.OPERATOR)).status_code == 404
+    assert _last_seq(cw) == seq + 1
+
+
+def test_cli_catalog_seed_is_audited_when_it_changes_something(
+    fresh_cases: CasesWorld, tmp_path: Path
+) -> None:
+    cw = fresh_cases
+    town = select(Department.node_id).where(Department.code == "town-420682001")
+    with cw.session() as s:  # as if the department was seeded before the divisions
+        s.execute(update(Department).where(Department.code == "town-420682001")
+                  .values(node_id=None))
+    seq = _last_seq(cw)
+    with audit_store_refuses(cw.world):
+        assert _cli(cw, tmp_path, "cases", "seed").exit_code != 0
+    assert _count_or_none(cw, town) is None and _last_seq(cw) == seq
+    result = _cli(cw, tmp_path, "cases", "seed")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"departments": 0, "categories": 0, "placed": 1}
+    assert _count_or_none(cw, town) is not None
+    assert _audit_since(cw, seq) == [
+        ("config_change", "case_catalog", '{"categories": 0, "departments": 0, "placed": 1}')
+    ]
+    # Everything in place: nothing changes, nothing is recorded.
+    assert _cli(cw, tmp_path, "cases", "seed").exit_code == 0
+    assert _last_seq(cw) == seq + 1
+    assert verify(cw.platform.db, cw.platform.audit.key).ok
+
+
+def _count_or_none(cw: CasesWorld, stmt: Any) -> Any:
+    with cw.session() as s:
+        return s.scalar(stmt)

@@ -29,7 +29,8 @@ def _run(cw: CasesWorld, tmp_path: Path, *args: str) -> str:
 
 def test_cases_cli(fresh_cases: CasesWorld, tmp_path: Path) -> None:
     cw = fresh_cases
-    assert json.loads(_run(cw, tmp_path, "cases", "seed")) == {"departments": 0, "categories": 0}
+    counts = json.loads(_run(cw, tmp_path, "cases", "seed"))
+    assert counts == {"departments": 0, "categories": 0, "placed": 0}
     with cw.session() as s:  # township departments are linked to their nodes
         town = s.scalar(select(Department).where(Department.code == "town-420682001"))
         assert town is not None and town.node_id is not None

@@ -308,11 +308,16 @@ async def read_notification(notification_id: int, request: Request, principal: R
     p = _platform(request)
 
     def work() -> None:
-        with scoped_session(p, principal) as s:
-            n = s.get(Notification, notification_id)
+        with scoped_change(p, principal) as change:  # marked read with its record, or neither
+            n = change.session.get(Notification, notification_id)
             if n is None or n.user_id != principal.user_id:
                 raise NotFoundError(f"notification {notification_id} not found")
-            n.read_at = n.read_at or p.clock.now()
+            if n.read_at is not None:
+                change.nothing_changed()  # read before: nothing to change or record
+                return
+            n.read_at = p.clock.now()
+            change.record(Entry("update", principal.actor, object_type="case_notification",
+                                object_ids=[n.id], fields=["read_at"]))
 
     await p.call(work)
 

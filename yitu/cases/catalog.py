@@ -65,8 +65,10 @@ def validate_time_limits(limits: Any) -> dict[str, dict[str, list[Any]]]:
 
 
 def seed(session: Session, at: datetime) -> dict[str, int]:
-    """Load the bundled departments and categories; existing codes are kept (idempotent)."""
-    counts = {"departments": 0, "categories": 0}
+    """Load the bundled departments and categories; existing codes are kept (idempotent).
+    Counts what it added, and the known departments it ``placed`` on their township node
+    (the divisions loaded after them)."""
+    counts = {"departments": 0, "categories": 0, "placed": 0}
     have = {d.code: d for d in session.scalars(select(Department))}
     nodes = {
         code: nid
@@ -79,6 +81,7 @@ def seed(session: Session, at: datetime) -> dict[str, int]:
             known = have[row["code"]]
             if known.node_id is None and row["node_code"] and row["node_code"] in nodes:
                 known.node_id = nodes[row["node_code"]]  # the divisions arrived after it
+                counts["placed"] += 1
             continue
         d = Department(
             code=row["code"],

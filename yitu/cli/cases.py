@@ -18,6 +18,7 @@ from yitu.cases import catalog, notify, services
 from yitu.cases.models import DepartmentMember
 from yitu.cli._common import cli_actor, platform
 from yitu.core.errors import YituError
+from yitu.runtime import Platform
 
 app = typer.Typer(help="City operations cases (案件).", no_args_is_help=True)
 
@@ -25,10 +26,21 @@ app = typer.Typer(help="City operations cases (案件).", no_args_is_help=True)
 @app.command("seed")
 def seed() -> None:
     """Load the bundled categories (GB/T 30428 部件/事件 + social types) and departments."""
-    p = platform()
-    with p.db.session(**{SCOPE_KEY: UNRESTRICTED}) as s:
-        counts = catalog.seed(s, p.clock.now())
+    counts = seed_catalog(platform())
     typer.echo(json.dumps(counts))
+
+
+def seed_catalog(p: Platform) -> dict[str, int]:
+    """``catalog.seed`` with its audit record in the same transaction; a seed that finds
+    everything in place changes and records nothing."""
+    with p.audit.change(**{SCOPE_KEY: UNRESTRICTED}) as change:
+        counts = catalog.seed(change.session, p.clock.now())
+        if any(counts.values()):
+            change.record(Entry("config_change", cli_actor(), object_type="case_catalog",
+                                detail=json.dumps(counts, sort_keys=True)))
+        else:
+            change.nothing_changed()
+    return counts
 
 
 @app.command("sweep")

@@ -16,11 +16,12 @@ from sqlalchemy import select
 
 from yitu.access.scope import SCOPE_KEY, UNRESTRICTED
 from yitu.audit.chain import Entry
-from yitu.cases import catalog, demo, kpi, open311
+from yitu.cases import demo, kpi, open311
 from yitu.cases.config import get_case_settings
 from yitu.cases.kpi_api import period
 from yitu.cases.open311_models import Open311Key
 from yitu.cli._common import cli_actor, platform
+from yitu.cli.cases import seed_catalog
 from yitu.core.errors import YituError
 from yitu.runtime import Platform
 
@@ -118,8 +119,7 @@ def register(cases_app: typer.Typer) -> None:
 def generate_demo_cases(
     p: Platform, months: int, seed: int, per_month: int | None = None
 ) -> dict[str, int]:
-    with p.db.session(**{SCOPE_KEY: UNRESTRICTED}) as s:
-        catalog.seed(s, p.clock.now())  # idempotent: the categories and departments
+    seed_catalog(p)  # idempotent: the categories and departments, audited if any is new
     started = time.perf_counter()
     record = Entry("config_change", cli_actor(), object_type="demo",
                    detail=f"demo cases: {months} months, seed {seed}")
