@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from yitu.intake.bulk import bulk_insert, reserve_ids
 from yitu.intake.models import Kind, Outcome, SourceRecord
 from yitu.intake.rows import REJECT, RowIssue, RowResult
 from yitu.people.models import Person
@@ -250,14 +251,10 @@ def _relations(
             )
         waiting.append((r, key))
     if new_rows:
-        ids = (
-            conn.execute(
-                insert(PersonHouse).returning(PersonHouse.id, sort_by_parameter_order=True),
-                new_rows,
-            )
-            .scalars()
-            .all()
-        )
+        ids = reserve_ids(conn, PersonHouse.__table__, len(new_rows))
+        for row, id_ in zip(new_rows, ids, strict=True):
+            row["id"] = id_
+        bulk_insert(conn, PersonHouse.__table__, new_rows)
         current.update(zip(new_keys, ids, strict=True))
     for r, key in waiting:
         assert r.record is not None

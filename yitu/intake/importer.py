@@ -24,12 +24,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from yitu.access.models import JurisdictionNode, Level
 from yitu.core.db import Database
 from yitu.core.errors import InvalidInputError
 from yitu.intake.apply import FileLookups, apply_batch
+from yitu.intake.bulk import bulk_insert
 from yitu.intake.clean import AddressMatcher
 from yitu.intake.mapping import Mapping
 from yitu.intake.models import ImportBatch, ImportFile, Kind, Outcome, RowIssue, SourceRecord
@@ -390,24 +391,6 @@ def _write_batch(
             .values(stored=len(records), rejected=rejected)
         )
     seen |= batch_hashes
-
-
-def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows`` (dicts; a key a row lacks is NULL) in the connection's transaction.
-    PostgreSQL: COPY through psycopg (several times faster than multi-row INSERTs for 10⁴
-    rows); elsewhere an executemany."""
-    if not rows:
-        return
-    if conn.dialect.name != "postgresql":
-        conn.execute(insert(table), rows)
-        return
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    names = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in columns)
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    with driver.cursor() as cur, cur.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([row.get(c) for c in columns])
 
 
 def accounting(conn: Connection, file_id: int) -> dict[str, int]:

@@ -1,0 +1,56 @@
+"""Bulk writes of the import and linkage (``yitu.intake.bulk``): reserved ids follow the ids
+already taken and are never handed out twice, rows written with them keep the columns'
+defaults (PostgreSQL's COPY applies none of SQLAlchemy's), and later ordinary inserts go on
+after them. Real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import func, insert, select
+
+from yitu.core.db import Database
+from yitu.intake.bulk import bulk_insert, reserve_ids
+from yitu.people.models import Person
+
+
+def _person(name: str, node_id: int, number: str) -> dict[str, object]:
+    return {
+        "name": name,
+        "id_number": number,
+        "gender": "F",
+        "birth_date": date(1950, 3, 1),
+        "node_id": node_id,
+        "created_at": datetime(2026, 11, 27, tzinfo=UTC),
+    }
+
+
+def test_reserved_ids_bulk_rows_keep_defaults_and_inserts_go_on_after(demo_db: Database) -> None:
+    table = Person.__table__
+    with demo_db.engine.begin() as conn:
+        node = conn.execute(select(Person.node_id).limit(1)).scalar_one()
+        top = conn.execute(select(func.max(Person.id))).scalar_one()
+        conn.execute(insert(table).values(**_person("甲", node, "")))  # holds the write lock
+        first = reserve_ids(conn, table, 3)
+        second = reserve_ids(conn, table, 2) if conn.dialect.name == "postgresql" else []
+        assert len(set(first + second)) == len(first + second)
+        assert min(first) > top
+        rows = [_person(n, node, "") for n in ("乙", "丙", "丁")]
+        for row, id_ in zip(rows, first, strict=True):
+            row["id"] = id_
+        bulk_insert(conn, table, rows)
+        after = conn.execute(insert(table).values(**_person("戊", node, "")).returning(Person.id))
+        later = after.scalar_one()
+        assert later > max(first + second)
+        stored = conn.execute(
+            select(Person.id, Person.name, Person.ethnicity, Person.registration_type)
+            .where(Person.id.in_(first))
+            .order_by(Person.id)
+        ).all()
+        assert [tuple(r) for r in stored] == [
+            (first[0], "乙", "汉族", "hukou"),
+            (first[1], "丙", "汉族", "hukou"),
+            (first[2], "丁", "汉族", "hukou"),
+        ]
+        assert reserve_ids(conn, table, 0) == []
+        conn.rollback()
