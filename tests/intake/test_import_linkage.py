@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 from foundation.conftest import DatabaseFactory
 from openpyxl import load_workbook
@@ -24,12 +25,22 @@ from sqlalchemy import event, func, insert, select, text, tuple_, update
 
 from yitu.access.scope import SCOPE_KEY, UNRESTRICTED
 from yitu.core.db import Database
+from yitu.core.errors import ConflictError
 from yitu.demo.generate import Demo
 from yitu.demo.load import load
 from yitu.intake import review
 from yitu.intake.evaluate import evaluate, read_truth
 from yitu.intake.importer import accounting
-from yitu.intake.linkage import IN_REVIEW, LINK_CODES, NO_MATCH
+from yitu.intake.linkage import (
+    IN_REVIEW,
+    LINK_CODES,
+    NO_MATCH,
+    LinkResult,
+    LinkSettings,
+    Pairs,
+    _decide,
+    _load,
+)
 from yitu.intake.mapping import load_mapping
 from yitu.intake.models import (
     ImportBatch,
@@ -506,3 +517,67 @@ def test_relation_batches_read_only_their_own_peoples_relations(linked, tmp_path
         for target_id, person_id in merged:
             ph = conn.execute(select(PersonHouse).where(PersonHouse.id == target_id)).one()
             assert ph.person_id == person_id and ph.valid_to is None
+
+
+def test_a_waiting_item_is_settled_when_a_later_run_joins_its_records(linked) -> None:
+    """A bare row (no ID number, no birth date) waits in review against a person's record; a
+    later run, with a newer source, links the two confidently: the row joins the person and
+    the item is closed as settled instead of waiting for a reviewer whose merge would only be
+    refused (both records on one person)."""
+    db, _, _ = linked
+    with db.engine.begin() as conn:
+        people = (SourceRecord.kind == "people",)
+        bare = conn.execute(
+            select(SourceRecord.id)
+            .where(*people, SourceRecord.outcome == Outcome.REJECTED.value)
+            .order_by(SourceRecord.id)
+            .limit(1)
+        ).scalar_one()
+        other, pid = conn.execute(
+            select(SourceRecord.id, SourceRecord.person_id)
+            .where(*people, SourceRecord.person_id.is_not(None))
+            .order_by(SourceRecord.id)
+            .limit(1)
+        ).one()
+        a, b = sorted((bare, other))
+        item = conn.execute(
+            insert(ReviewItem)
+            .values(
+                record_a_id=a,
+                record_b_id=b,
+                probability=0.9,
+                match_weight=3.0,
+                status=ReviewStatus.PENDING.value,
+                created_at=now(),
+                node_id=conn.execute(
+                    select(SourceRecord.node_id).where(SourceRecord.id == a)
+                ).scalar_one(),
+            )
+            .returning(ReviewItem.id)
+        ).scalar_one()
+        frame = _load(conn)
+    result = LinkResult()
+    pairs = Pairs(np.array([a]), np.array([b]), np.array([0.999]), np.array([12.0]))
+    with db.engine.begin() as conn:
+        _decide(conn, frame, pairs, LinkSettings(), now(), result)
+    assert result.review_settled == 1
+    with db.engine.connect() as conn:
+        got = conn.execute(select(ReviewItem).where(ReviewItem.id == item)).one()
+        assert (got.status, got.decided_by, got.merged_into) == (
+            ReviewStatus.SETTLED.value,
+            "linkage",
+            pid,
+        )
+        rec = conn.execute(select(SourceRecord).where(SourceRecord.id == bare)).one()
+        assert (rec.person_id, rec.outcome) == (pid, Outcome.MERGED.value)
+        assert not conn.execute(
+            select(RowIssue.id).where(
+                RowIssue.file_id == rec.file_id,
+                RowIssue.row_number == rec.row_number,
+                RowIssue.code.in_(LINK_CODES),
+            )
+        ).first()
+        assert accounting(conn, rec.file_id)["pending"] == 0
+    # Nothing is left for a reviewer to decide about the pair; a merge of it is refused.
+    with db.session(**{SCOPE_KEY: UNRESTRICTED}) as session, pytest.raises(ConflictError):
+        review.accept_merge(session, item, "reviewer", now())

@@ -140,7 +140,7 @@ def _persons(view: review.ReviewView) -> list[int]:
 async def list_reviews(
     request: Request,
     principal: Reviewer,
-    status: Literal["pending", "merged", "rejected"] = "pending",
+    status: Literal["pending", "merged", "rejected", "settled"] = "pending",
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ReviewPage:

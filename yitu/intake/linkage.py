@@ -92,6 +92,7 @@ class LinkResult:
     people_created: int = 0
     people_updated: int = 0
     review_items: int = 0
+    review_settled: int = 0  # waiting items whose records a later run joined confidently
     refused: int = 0  # confident pairs not merged: they would join a cannot-link pair
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -720,6 +721,28 @@ def _decide(
     if items:
         conn.execute(insert(ReviewItem), items)
     result.review_items = len(items)
+    # Items still waiting whose two records this run put on one person (a newer source
+    # settled the match): closed, so no reviewer is asked about a pair already decided.
+    settled = []
+    for (a, b), status in reviewed.items():
+        pa = person_after(a) if status == ReviewStatus.PENDING.value else None
+        if pa is not None and pa == person_after(b):
+            reviewed[(a, b)] = ReviewStatus.SETTLED.value
+            settled.append({"ra": a, "rb": b, "pid": pa})
+    if settled:
+        t = ReviewItem.__table__
+        conn.execute(
+            update(t)
+            .where(t.c.record_a_id == bindparam("ra"), t.c.record_b_id == bindparam("rb"))
+            .values(
+                status=ReviewStatus.SETTLED.value,
+                decided_by="linkage",
+                decided_at=at,
+                merged_into=bindparam("pid"),
+            ),
+            settled,
+        )
+    result.review_settled = len(settled)
 
     # Record outcomes (and the linkage's reject issues).
     # (executemany parameters built a slice at a time: one dict per record of a county is a

@@ -55,6 +55,7 @@ class ReviewStatus(StrEnum):
     PENDING = "pending"
     MERGED = "merged"  # a reviewer accepted the match: the two people are one
     REJECTED = "rejected"  # a reviewer said they differ: never proposed or merged again
+    SETTLED = "settled"  # a later linkage run joined the two records itself, confidently
 
 
 class ImportFile(Base):
