@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from foundation.conftest import DatabaseFactory
 from openpyxl import load_workbook
-from sqlalchemy import event, func, insert, select, text, tuple_, update
+from sqlalchemy import Connection, event, func, insert, select, text, tuple_, update
 
 from yitu.access.scope import SCOPE_KEY, UNRESTRICTED
 from yitu.core.db import Database
@@ -400,25 +400,7 @@ def test_review_of_a_bare_row_attaches_it_or_settles_its_reject(linked) -> None:
         partner = conn.execute(
             select(func.min(SourceRecord.id)).where(SourceRecord.person_id == pid)
         ).scalar_one()
-        items = []
-        for a, b in ((rid, partner), (other, partner)):
-            items.append(
-                conn.execute(
-                    insert(ReviewItem)
-                    .values(
-                        record_a_id=min(a, b),
-                        record_b_id=max(a, b),
-                        probability=0.9,
-                        match_weight=3.0,
-                        status=ReviewStatus.PENDING.value,
-                        created_at=now(),
-                        node_id=conn.execute(
-                            select(SourceRecord.node_id).where(SourceRecord.id == a)
-                        ).scalar_one(),
-                    )
-                    .returning(ReviewItem.id)
-                ).scalar_one()
-            )
+        items = [_pending_item(conn, rid, partner), _pending_item(conn, other, partner)]
         conn.execute(
             update(RowIssue)
             .where(RowIssue.code.in_(LINK_CODES))
@@ -540,21 +522,7 @@ def test_a_waiting_item_is_settled_when_a_later_run_joins_its_records(linked) ->
             .limit(1)
         ).one()
         a, b = sorted((bare, other))
-        item = conn.execute(
-            insert(ReviewItem)
-            .values(
-                record_a_id=a,
-                record_b_id=b,
-                probability=0.9,
-                match_weight=3.0,
-                status=ReviewStatus.PENDING.value,
-                created_at=now(),
-                node_id=conn.execute(
-                    select(SourceRecord.node_id).where(SourceRecord.id == a)
-                ).scalar_one(),
-            )
-            .returning(ReviewItem.id)
-        ).scalar_one()
+        item = _pending_item(conn, a, b)
         frame = _load(conn)
     result = LinkResult()
     pairs = Pairs(np.array([a]), np.array([b]), np.array([0.999]), np.array([12.0]))
@@ -581,3 +549,23 @@ def test_a_waiting_item_is_settled_when_a_later_run_joins_its_records(linked) ->
     # Nothing is left for a reviewer to decide about the pair; a merge of it is refused.
     with db.session(**{SCOPE_KEY: UNRESTRICTED}) as session, pytest.raises(ConflictError):
         review.accept_merge(session, item, "reviewer", now())
+
+
+def _pending_item(conn: Connection, a: int, b: int) -> int:
+    """A review item waiting on records ``a`` and ``b``, as the linkage writes one."""
+    a, b = min(a, b), max(a, b)
+    return conn.execute(
+        insert(ReviewItem)
+        .values(
+            record_a_id=a,
+            record_b_id=b,
+            probability=0.9,
+            match_weight=3.0,
+            status=ReviewStatus.PENDING.value,
+            created_at=now(),
+            node_id=conn.execute(
+                select(SourceRecord.node_id).where(SourceRecord.id == a)
+            ).scalar_one(),
+        )
+        .returning(ReviewItem.id)
+    ).scalar_one()
