@@ -6,7 +6,7 @@ them is audited, as are the reviewers' decisions."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
@@ -27,7 +27,7 @@ from yitu.audit.chain import Entry
 from yitu.core.errors import InvalidInputError
 from yitu.intake import review
 from yitu.intake.importer import accounting
-from yitu.intake.models import ImportFile, SourceRecord
+from yitu.intake.models import ImportFile, ReviewStatus, SourceRecord
 from yitu.runtime import Platform
 
 router = APIRouter(prefix="/intake", tags=["intake"])
@@ -140,7 +140,7 @@ def _persons(view: review.ReviewView) -> list[int]:
 async def list_reviews(
     request: Request,
     principal: Reviewer,
-    status: Literal["pending", "merged", "rejected", "settled"] = "pending",
+    status: ReviewStatus = ReviewStatus.PENDING,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ReviewPage:
