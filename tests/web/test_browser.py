@@ -336,10 +336,13 @@ def test_first_login_changes_the_one_time_password(
                           must_change_password=True)
     page = new_page(browser)
     page.goto(server + "/")
+    # the new-password field appears only once the server has asked for it
+    expect(page.locator("#login-new-pass")).to_be_hidden()
     page.fill("#login-user", "new_operator")
     page.fill("#login-pass", "Once-only-2026")
     page.click("#login-form button[type=submit]")
     expect(page.locator("#login-new-pass")).to_be_visible()
+    expect(page.locator("#login-error")).not_to_be_empty()
     page.fill("#login-new-pass", "Chosen-by-me-2026")
     page.click("#login-form button[type=submit]")
     page.wait_for_selector("body[data-map-ready='1']")
