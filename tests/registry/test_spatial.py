@@ -283,6 +283,59 @@ def test_extent_follows_buildings_written_by_another_process(
         other.dispose()
 
 
+def test_viewport_is_one_statement_that_checks_its_extent(
+    county_world: tuple[World, County],
+) -> None:
+    """``buildings_in_bbox`` grows its cover by the extent bound the previous call used and
+    checks that bound in the same statement: one statement per viewport once the bound is
+    known; an assumed bound too small (the long building's box) or too large, and an empty
+    box, still give the brute-force answer."""
+    world, county = county_world
+    engine = world.platform.db.engine
+    sent: list[str] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    boxes = [(LON0, LAT0, LON0 + 0.03, LAT0 + 0.03), (111.6620, 32.3890, 111.6625, 32.3901),
+             (111.40, 32.20, 111.401, 32.201)]  # fmt: skip
+    with _session(world) as s:
+        true_extent = spatial.building_extent(s)
+        for assumed in (None, spatial.Extent(0.0, 0.0), spatial.Extent(0.01, 0.01)):
+            for bbox in boxes:
+                if assumed is None:
+                    spatial._assumed_extent.pop(engine, None)
+                else:
+                    spatial._assumed_extent[engine] = assumed
+                expected = sorted(i for i, f in county.footprints.items()
+                                  if f.intersects(box(*bbox)))  # fmt: skip
+                assert [b.id for b in spatial.buildings_in_bbox(s, *bbox)] == expected
+        assert expected == []  # the last box is empty: the extent was read again
+        assert spatial._assumed_extent[engine] == true_extent
+        event.listen(engine, "before_cursor_execute", capture)
+        try:
+            assert spatial.buildings_in_bbox(s, *boxes[1])
+        finally:
+            event.remove(engine, "before_cursor_execute", capture)
+    assert len(sent) == 1 and "registry_extent" in sent[0], sent
+
+
+@pytest.mark.parametrize("ids", [set(range(1, 2000, 2)), set(range(2, 2000, 2)), set()])
+def test_viewport_scope_is_part_of_the_join(
+    county_world: tuple[World, County], ids: set[int]
+) -> None:
+    """The scope sits in the viewport statement's join condition (the extent row must survive
+    it): every scope shape — here more runs than ``MAX_SCOPE_RUNS``, SQLite's plain ``IN`` —
+    admits exactly the scope's buildings."""
+    bbox = (LON0, LAT0, LON0 + 0.03, LAT0 + 0.03)
+    with _session(county_world[0]) as s:
+        every = spatial.buildings_in_bbox(s, *bbox)
+    with _session(county_world[0], Scope(frozenset(ids))) as s:
+        got = [b.id for b in spatial.buildings_in_bbox(s, *bbox)]
+    assert got == [b.id for b in every if b.node_id in ids]
+    assert ids == set() or got  # both halves hold buildings
+
+
 def test_scope_is_a_filter_not_an_index_condition(session: Session) -> None:
     """The range statements' plans on PostgreSQL: the code ranges (and bbox) are index
     conditions, the scope's ``node_id <@ multirange`` is not — as an index condition PostgreSQL
@@ -293,12 +346,14 @@ def test_scope_is_a_filter_not_an_index_condition(session: Session) -> None:
     shape, scope_params = spatial.scope_bind(Scope(frozenset(range(1, 800))), "postgresql")
     params = {**spatial._range_params(r), "w": 111.66, "s": 32.37, "e": 111.68, "n": 32.39,
               **scope_params}
-    stmt = spatial._bbox_statement(len(r))(spatial.scoper("postgresql", shape)).params(**params)
-    sql = str(stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
     session.execute(text("SET LOCAL enable_seqscan = off"))
-    plan = [str(row[0]) for row in session.execute(text("EXPLAIN " + sql))]
-    conds = [line for line in plan if "Index Cond" in line]
-    assert conds and all("code >=" in c and "node_id" not in c for c in conds), plan
+    for build, extra in ((spatial._bbox_statement, {}),
+                         (spatial._bbox_checked_statement, {"ext_dlon": 0.01, "ext_dlat": 0.01})):
+        stmt = build(len(r))(spatial.scoper("postgresql", shape)).params(**params, **extra)
+        sql = str(stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
+        plan = [str(row[0]) for row in session.execute(text("EXPLAIN " + sql))]
+        conds = [line for line in plan if "Index Cond" in line and "(id = 1)" not in line]
+        assert conds and all("code >=" in c and "node_id" not in c for c in conds), plan
 
 
 @pytest.mark.parametrize("ids", [
@@ -350,6 +405,6 @@ def test_postgresql_keeps_a_generic_plan_for_the_range_statements(session: Sessi
             "WHERE (statement LIKE '%buildings.code >= (SELECT%' "
             "OR statement LIKE '%person_houses.code >= (SELECT%') "
             "AND generic_plans + custom_plans >= 10")).all()  # the ones run here
-    assert rows and any("FROM buildings" in r.statement for r in rows)
+    assert rows and any("JOIN buildings" in r.statement for r in rows)  # the viewport
     assert any("person_houses" in r.statement for r in rows)
     assert all(r.generic_plans > 0 for r in rows), rows

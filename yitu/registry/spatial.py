@@ -9,7 +9,9 @@ Every query has two steps:
    and an outer sum), at the finest level with at most ``MAX_CELLS`` cells (``MAX_POINT_CELLS``
    for a point lookup), and merged into ranges; polygons use the general ``yitu.grid.cover``.
    The exact bbox tests run in the same SQL on the covering index's columns (migration 0003),
-   so only hits touch the table;
+   so only hits touch the table. The search area is grown by the largest footprint extent
+   (``registry_extent``); a viewport checks the bound it assumed in the same statement
+   (``_bbox_rows_checked``) instead of reading it first;
 2. an **exact test** in Python with shapely on the few candidate footprints, where the answer
    depends on the footprint rather than the building's point.
 
@@ -40,6 +42,7 @@ from __future__ import annotations
 
 import json
 import math
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -55,6 +58,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Date,
+    Engine,
     Float,
     Integer,
     Row,
@@ -122,6 +126,7 @@ Ranges = np.ndarray  # (n, 2) int64 [lo, hi)
 _B = Building.__table__
 _BC = BuildingCell.__table__
 _PH = PersonHouse.__table__
+_E = BuildingExtent.__table__
 _P = Person.__table__
 _K = float(UNITS_PER_DEGREE)
 
@@ -465,9 +470,7 @@ class Extent:
     dlat: float
 
 
-_EXTENT = select(BuildingExtent.__table__.c.dlon, BuildingExtent.__table__.c.dlat).where(
-    BuildingExtent.__table__.c.id == 1
-)
+_EXTENT = select(_E.c.dlon, _E.c.dlat).where(_E.c.id == 1)
 
 
 def building_extent(session: Session | Connection) -> Extent:
@@ -531,6 +534,70 @@ def _bbox_rows(
     return execute(session, ("bbox", len(r)), _bbox_statement(len(r)), params).all()
 
 
+def _bbox_checked_statement(n: int) -> Callable[[Scoper | None], Select[Any]]:
+    """``_bbox_statement`` that also checks the extent the cover was grown by, in the same
+    statement: ``registry_extent LEFT JOIN buildings ON (ranges, bbox, scope, current extent
+    <= the one assumed)``. Rows mean the cover was wide enough (the check ran in the
+    statement's own snapshot); one row of NULLs means no building matched or the extent grew
+    (the caller reads it to tell which)."""
+
+    def build(sc: Scoper | None) -> Select[Any]:
+        on = and_(
+            _range_placeholders(_B.c.code, n),
+            _B.c.west <= _value("e", Float),
+            _B.c.east >= _value("w", Float),
+            _B.c.south <= _value("n", Float),
+            _B.c.north >= _value("s", Float),
+            _E.c.dlon <= _value("ext_dlon", Float),
+            _E.c.dlat <= _value("ext_dlat", Float),
+        )
+        if sc:
+            on = and_(on, sc(_B.c))  # in ON, not WHERE: the extent row must survive no match
+        return select(*BUILDING_COLUMNS).select_from(_E.outerjoin(_B, on)).where(_E.c.id == 1)
+
+    return build
+
+
+#: Per engine, the extent bound the last viewport was checked against: the next cover is
+#: grown by it (a guess the statement checks, so it is never trusted stale).
+_assumed_extent: weakref.WeakKeyDictionary[Engine, Extent] = weakref.WeakKeyDictionary()
+
+
+def _bbox_rows_checked(
+    session: Session | Connection, w: float, s: float, e: float, n: float
+) -> list[Any]:
+    """``_bbox_rows`` in one statement instead of two: the cover is grown by the extent bound
+    the previous call used, and the statement itself checks that bound against
+    ``registry_extent``. Only when it returns nothing is the extent read (a second statement,
+    as before): unchanged, the answer is empty; grown (a larger building written since), the
+    cover may have been too small, and the call runs again with the new bound."""
+    engine = (session.connection() if isinstance(session, Session) else session).engine
+    ext = _assumed_extent.get(engine)
+    if ext is None:
+        ext = _assumed_extent[engine] = building_extent(session)
+    while True:
+        r = ranges_for_bbox(w - ext.dlon, s - ext.dlat, e + ext.dlon, n + ext.dlat, MAX_CELLS)
+        params = {
+            **_range_params(r),
+            "w": w,
+            "s": s,
+            "e": e,
+            "n": n,
+            "ext_dlon": ext.dlon,
+            "ext_dlat": ext.dlat,
+        }
+        stmt = _bbox_checked_statement(len(r))
+        rows = execute(session, ("bbox_checked", len(r)), stmt, params).all()
+        if rows and rows[0].id is not None:
+            return rows
+        if not rows:  # no extent row at all (the migrations write it): the plain two reads
+            return _bbox_rows(session, w, s, e, n, building_extent(session))
+        now = _assumed_extent[engine] = building_extent(session)
+        if now.dlon <= ext.dlon and now.dlat <= ext.dlat:
+            return []  # nothing there
+        ext = now  # the bound grew since: cover the wider box
+
+
 def _intersects_box(b: Any, q: BaseGeometry, w: float, s: float, e: float, n: float) -> bool:
     if b.west >= w and b.east <= e and b.south >= s and b.north <= n:
         return True  # bbox inside: no geometry needed
@@ -547,7 +614,7 @@ def buildings_in_bbox(
 ) -> list[Row[Any]]:
     """Buildings whose footprint intersects the closed box, by id. ``limit`` caps the answer
     (callers pass max + 1 to detect an oversized answer)."""
-    rows = _bbox_rows(session, west, south, east, north, building_extent(session))
+    rows = _bbox_rows_checked(session, west, south, east, north)
     q = box(west, south, east, north)
     out = []
     for b in sorted(rows, key=lambda b: b.id):
