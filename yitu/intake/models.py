@@ -2,9 +2,10 @@
 accepted input row), row issues (rejects and warnings), field-level provenance of linked people
 and the review queue of uncertain matches.
 
-Idempotency lives in two unique keys: a file is known by ``(source, kind, file_hash)`` and a row
-by ``(source, kind, row_hash)``; a batch is committed together with its rows, so a killed import
-leaves whole batches only and a re-run resumes after the last committed one.
+Idempotency lives in two unique keys: a file is known by ``(source, kind, file_hash)`` and a
+row by ``(source, kind, row_key)`` (``row_key``: the first 64 bits of the row's SHA-256,
+``row_hash``); a batch is committed together with its rows, so a killed import leaves whole
+batches only and a re-run resumes after the last committed one.
 
 Records carry personal data (name, ID number, phone, address), so they are ``Jurisdictional``:
 ``node_id`` is the grid of the matched address, else the county (the tree's root), and the
@@ -17,6 +18,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     Float,
@@ -56,6 +58,14 @@ class ReviewStatus(StrEnum):
     MERGED = "merged"  # a reviewer accepted the match: the two people are one
     REJECTED = "rejected"  # a reviewer said they differ: never proposed or merged again
     SETTLED = "settled"  # a later linkage run joined the two records itself, confidently
+
+
+def row_key(row_hash: str) -> int:
+    """The unique key of a row within its source: ``row_hash``'s first 64 bits as a signed
+    integer (a BIGINT on every database). Two different rows of one source share a key with a
+    probability of about n²/2⁶⁵ (10⁻⁸ for a million rows); the importer compares full hashes,
+    so such a pair would fail its batch on the unique key, never merge silently."""
+    return int.from_bytes(bytes.fromhex(row_hash[:16]), "big", signed=True)
 
 
 class ImportFile(Base):
@@ -99,7 +109,10 @@ class SourceRecord(Jurisdictional, Base):
 
     __tablename__ = "intake_records"
     __table_args__ = (
-        UniqueConstraint("source", "kind", "row_hash"),
+        # On the 64-bit key, not the 64-character hash: at county scale (1.9 M records) the text
+        # key made every inserted row cost a random write into an index three times as large
+        # (measured on SQLite: 58 against 20 µs a row for a 20 000-row batch).
+        UniqueConstraint("source", "kind", "row_key"),
         Index("ix_intake_records_kind_outcome", "kind", "outcome"),
     )
 
@@ -109,7 +122,8 @@ class SourceRecord(Jurisdictional, Base):
     source: Mapped[str] = mapped_column(String(40))
     kind: Mapped[str] = mapped_column(String(16))
     row_number: Mapped[int] = mapped_column(Integer)
-    row_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the mapped cells, hex
+    row_key: Mapped[int] = mapped_column(BigInteger)  # row_hash's first 64 bits, signed
     observed_on: Mapped[date | None] = mapped_column(Date)  # when the source said it
     # person fields (people, relations)
     name: Mapped[str] = mapped_column(String(50), default="")

@@ -36,7 +36,7 @@ from yitu.intake.clean import (
 from yitu.intake.clean.dates import clean_date
 from yitu.intake.clean.idnumber import id_birth_sex
 from yitu.intake.mapping import Mapping
-from yitu.intake.models import Kind
+from yitu.intake.models import Kind, row_key
 
 REJECT, WARNING = "reject", "warning"
 MASKED_FIELDS = {"id_number": mask_id_number, "phone": mask_phone, "name": mask_name}
@@ -195,7 +195,11 @@ class RowCleaner:
     # -- rows ----------------------------------------------------------------------------
     def clean(self, row_number: int, row: list[str]) -> RowResult:
         result = RowResult(row_number, self.row_hash(row), None)
-        record: dict[str, Any] = {"row_number": row_number, "row_hash": result.row_hash}
+        record: dict[str, Any] = {
+            "row_number": row_number,
+            "row_hash": result.row_hash,
+            "row_key": row_key(result.row_hash),
+        }
         observed = self._get(row, "observed_on")
         record["observed_on"] = (
             clean_date(observed, "observed_on", latest=self.today).value
