@@ -12,7 +12,7 @@ keeps for names (乾, 喆, 堃, 甯 …) stay as written.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import opencc
 from pypinyin import lazy_pinyin
@@ -130,12 +130,22 @@ def _latin(text: str) -> list[str]:
     return [c.lower() for c in text if c.isalpha()]
 
 
+@cache
+def _syllables(char: str) -> tuple[str, ...]:
+    """One character's toneless reading (its most common one); a Latin letter, lower case."""
+    return tuple(lazy_pinyin(char, errors=_latin))
+
+
 @lru_cache(maxsize=1 << 18)
 def name_key(name: str, loose: bool = False) -> str:
     """Pinyin without tones, lower case, no separators: 张伟 and 章伟 → "zhangwei".
     ``loose`` also folds zh/z, ch/c, sh/s, l/n and -ng/-n (章 and 赞 stay apart; 刘 and 牛 meet).
-    Latin names: letters only, lower case."""
-    syllables = lazy_pinyin(name.replace(DOT, ""), errors=_latin)
+    Latin names: letters only, lower case.
+    Each character is read on its own (a name is not a phrase): the same characters give the
+    same key in any name, as the homophones a clerk types are chosen character by character;
+    and a character's reading is looked up once, not segmented again in every name (pinyin
+    by phrase was a quarter of the cleaning time of a county's people)."""
+    syllables = [s for c in name.replace(DOT, "") for s in _syllables(c)]
     if loose:
         folded = []
         for s in syllables:
