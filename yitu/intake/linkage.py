@@ -38,7 +38,7 @@ import gc
 import logging
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -50,7 +50,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from yitu.core.db import Database
-from yitu.intake.bulk import bulk_insert, reserve_ids
+from yitu.intake.bulk import bulk_insert, bulk_update, reserve_ids
 from yitu.intake.models import (
     Kind,
     Outcome,
@@ -672,8 +672,9 @@ def _decide(
         for row, id_ in zip(rows, ids, strict=True):
             row["id"] = id_
         bulk_insert(conn, Person.__table__, rows)
-        conn.execute(
-            insert(PersonSource),
+        bulk_insert(
+            conn,
+            PersonSource.__table__,
             [provenance_row(pid, c, at) for c, pid in zip(chosen_new, ids, strict=True)],
         )
         for g, pid in zip(chunk, ids, strict=True):
@@ -750,25 +751,21 @@ def _decide(
     if unidentified:
         to_code[recs.pos(unidentified)] = REJECTED
     decided = np.flatnonzero(to_code)
-    statement = (
-        update(SourceRecord)
-        .where(SourceRecord.id == bindparam("rid"))
-        .values(person_id=bindparam("pid"), outcome=bindparam("oc"))
-    )
-    for i in range(0, len(decided), 50_000):
-        part = decided[i : i + 50_000]
-        conn.execute(
-            statement,
-            [
-                {"rid": r, "pid": None if pid < 0 else pid, "oc": _CODES[oc]}
-                for r, pid, oc in zip(
-                    recs.ids[part].tolist(),
-                    to_person[part].tolist(),
-                    to_code[part].tolist(),
-                    strict=True,
-                )
-            ],
-        )
+
+    def outcomes() -> Iterator[tuple[int | None, str | None, int]]:
+        # Plain tuples, made a slice at a time as they are sent: one dict per record of a
+        # county is a few hundred MB, and SQLAlchemy's executemany built each one slowly.
+        for i in range(0, len(decided), 50_000):
+            part = decided[i : i + 50_000]
+            for rid, pid, oc in zip(
+                recs.ids[part].tolist(),
+                to_person[part].tolist(),
+                to_code[part].tolist(),
+                strict=True,
+            ):
+                yield (None if pid < 0 else pid, _CODES[oc], rid)
+
+    bulk_update(conn, SourceRecord.__table__, "id", ("person_id", "outcome"), outcomes())
     result.accepted = int((to_code == ACCEPTED).sum())
     result.merged = int((to_code == MERGED).sum())
     result.rejected = len(unidentified)
@@ -803,7 +800,7 @@ def _decide(
                     "masked_value": "",
                 }
             )
-        conn.execute(insert(RowIssue), issues)
+        bulk_insert(conn, RowIssue.__table__, issues)
 
     # Existing people that gained records: choose their fields again from all their records.
     if touched:
