@@ -1,7 +1,8 @@
 """Bulk writes of the import and linkage (``yitu.intake.bulk``): reserved ids follow the ids
 already taken and are never handed out twice, rows written with them keep the columns'
 defaults (PostgreSQL's COPY applies none of SQLAlchemy's), and later ordinary inserts go on
-after them. Real SQLite and PostgreSQL."""
+after them; a bulk update sets the rows it names and nothing else, and is part of its
+transaction. Real SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import func, insert, select
 
 from yitu.core.db import Database
-from yitu.intake.bulk import bulk_insert, reserve_ids
+from yitu.intake.bulk import bulk_insert, bulk_update, reserve_ids
 from yitu.people.models import Person
 
 
@@ -54,3 +55,30 @@ def test_reserved_ids_bulk_rows_keep_defaults_and_inserts_go_on_after(demo_db: D
         ]
         assert reserve_ids(conn, table, 0) == []
         conn.rollback()
+
+
+def test_bulk_update_sets_the_named_rows_only_and_rolls_back(demo_db: Database) -> None:
+    table = Person.__table__
+    with demo_db.engine.connect() as conn:
+        ids = conn.execute(select(Person.id).order_by(Person.id).limit(4)).scalars().all()
+        before = dict(conn.execute(select(Person.id, Person.phone).where(Person.id.in_(ids))).all())
+    rows = [("13800000001", "", ids[0]), ("13800000002", "floating", ids[2])]
+    with demo_db.engine.begin() as conn:
+        bulk_update(conn, table, "id", ("phone", "registration_type"), iter(rows))
+        got = {
+            r.id: (r.phone, r.registration_type)
+            for r in conn.execute(
+                select(Person.id, Person.phone, Person.registration_type).where(Person.id.in_(ids))
+            )
+        }
+        assert got[ids[0]] == ("13800000001", "")
+        assert got[ids[2]] == ("13800000002", "floating")
+        assert got[ids[1]][0] == before[ids[1]] and got[ids[3]][0] == before[ids[3]]
+        bulk_update(conn, table, "id", ("phone",), iter([("13800000003", ids[1])]))  # again
+        assert conn.execute(select(Person.phone).where(Person.id == ids[1])).scalar() == (
+            "13800000003"
+        )
+        conn.rollback()
+    with demo_db.engine.connect() as conn:
+        after = dict(conn.execute(select(Person.id, Person.phone).where(Person.id.in_(ids))).all())
+    assert after == before  # nothing of a rolled-back transaction stays
