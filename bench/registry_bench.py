@@ -9,9 +9,11 @@ columns as yitu's code index (bbox; relation, dates, person), queried with BETWE
 Both sides do the same work: the same columns, the same jurisdiction scope filter
 (``spatial.scoper``/``scope_bind``: the scope's runs of consecutive node ids, ``BETWEEN`` on
 SQLite, one ``int4multirange`` on PostgreSQL, with the county-wide operator scope, every
-node; ``--scope unrestricted``: none on either side), the same extent bound read from
-``registry_extent`` where both need it (the viewport; yitu's containment probes
-``building_cells`` and needs none, the naive one still grows its box by it), the same
+node; ``--scope unrestricted``: none on either side), the same extent bound from
+``registry_extent`` where both need it — the naive side reads it before each viewport and
+containment query, yitu's viewport checks the bound it assumed inside its one statement
+(``spatial._bbox_rows_checked``) and yitu's containment probes ``building_cells`` and needs
+none — the same
 exact shapely test, each side with its own footprint cache, Core statements executed on the
 same session's connection. The two sides are timed interleaved, query by query, the side going first
 alternating (so neither reads rows the other just brought into the database's buffers, and
