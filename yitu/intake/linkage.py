@@ -138,20 +138,42 @@ _INTS = ("id", "file_id", "batch_id", "row_number", "node_id")
 
 
 def _load(conn: Connection, chunk: int = 50_000) -> pd.DataFrame:
-    """Every people record, id order. Streamed in chunks (a list of 10⁶ SQLAlchemy rows costs
-    more than the frame), integers as int32/Int32 and strings in pandas' Arrow-backed ``str``."""
+    """Every people record, id order. Streamed in chunks through the driver's cursor as plain
+    tuples, a frame built column by column per chunk (SQLAlchemy rows cost more than the frame:
+    pandas probes each row's attributes), integers as int64/Int64."""
     names = [c.key for c in COLUMNS]
-    result = conn.execution_options(yield_per=chunk).execute(
-        select(*COLUMNS).where(SourceRecord.kind == Kind.PEOPLE.value).order_by(SourceRecord.id)
+    sql = str(
+        select(*COLUMNS)
+        .where(SourceRecord.kind == Kind.PEOPLE.value)
+        .order_by(SourceRecord.id)
+        .compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
     )
+    dates: dict[Any, date | None] = {None: None}  # SQLite returns ISO text: parsed once each
+
+    def as_date(v: Any) -> date | None:
+        got = dates.get(v, False)
+        if got is False:
+            got = dates[v] = v if isinstance(v, date) else date.fromisoformat(v)
+        return got  # type: ignore[return-value]
+
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    cur = driver.cursor()
     parts = []
-    for rows in result.partitions():
-        part = pd.DataFrame(rows, columns=names)
-        for col in _INTS:
-            part[col] = part[col].astype("int64")
-        for col in _NULLABLE_INTS:
-            part[col] = part[col].astype("Int64")
-        parts.append(part)
+    try:
+        cur.execute(sql)
+        while rows := cur.fetchmany(chunk):
+            columns = dict(zip(names, (list(c) for c in zip(*rows, strict=True)), strict=True))
+            for col in ("birth_date", "observed_on"):
+                columns[col] = [as_date(v) for v in columns[col]]
+            part = pd.DataFrame(columns)
+            for col in _INTS:
+                part[col] = part[col].astype("int64")
+            for col in _NULLABLE_INTS:
+                part[col] = part[col].astype("Int64")
+            parts.append(part)
+    finally:
+        cur.close()
     if not parts:
         return pd.DataFrame(columns=names)
     df = pd.concat(parts, ignore_index=True)
@@ -410,6 +432,79 @@ def constrained_clusters(
     return uf, refused
 
 
+def components(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Connected components of the graph with edges ``a[i]``–``b[i]`` (node ids): the distinct
+    nodes, sorted, and each one's label — the smallest node id of its component. Hooking and
+    pointer jumping in numpy (a few passes over the edges for a county's million pairs)."""
+    nodes, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
+    ia, ib = inverse[: len(a)], inverse[len(a) :]
+    label = np.arange(len(nodes))
+    while True:
+        la, lb = label[ia], label[ib]
+        if (la == lb).all():
+            break
+        low = np.minimum(la, lb)
+        np.minimum.at(label, la, low)  # hook each edge's larger root under the smaller
+        np.minimum.at(label, lb, low)
+        while True:  # shortcut every node to its root
+            up = label[label]
+            if (up == label).all():
+                break
+            label = up
+    return nodes, nodes[label]
+
+
+class Clusters:
+    """The clusters of ``cluster_edges``: ``find`` gives a node's cluster root, ``nodes`` the
+    nodes of the edges (as ``ConstrainedUnionFind`` does)."""
+
+    def __init__(self, roots: dict[int, int], rest: ConstrainedUnionFind) -> None:
+        self.roots = roots
+        self.rest = rest
+        self.nodes = set(roots) | rest.nodes
+
+    def find(self, x: int) -> int:
+        root = self.roots.get(x)
+        return root if root is not None else self.rest.find(x)
+
+
+def cluster_edges(
+    a: np.ndarray,
+    b: np.ndarray,
+    order: np.ndarray,
+    cannot_link: Iterable[tuple[int, int]] = (),
+    exclusive: Sequence[Mapping[int, Hashable]] = (),
+) -> tuple[Clusters, list[int]]:
+    """``constrained_clusters`` for edge arrays taken in ``order`` (indices, strongest
+    first): the same clusters and the same refused edges (their indices). A component of
+    the edges that breaks no constraint as a whole is every union the ordered walk would
+    make, so only components holding a cannot-link pair or two values of an exclusive key
+    are walked edge by edge in Python — at county scale a few hundred of ~420 000."""
+    nodes, label = components(a, b)
+    if len(nodes) == 0:
+        return Clusters({}, ConstrainedUnionFind(cannot_link, exclusive)), []
+    comp = dict(zip(nodes.tolist(), label.tolist(), strict=True))
+    bad: set[int] = set()
+    for key_map in exclusive:
+        seen: dict[int, Hashable] = {}
+        for n, v in key_map.items():
+            c = comp.get(n)
+            if c is not None and seen.setdefault(c, v) != v:
+                bad.add(c)
+    cannot = list(cannot_link)
+    for x, y in cannot:
+        cx = comp.get(x)
+        if x != y and cx is not None and cx == comp.get(y):
+            bad.add(cx)
+    edge_comp = label[np.searchsorted(nodes, a)]
+    walked = np.isin(edge_comp, np.fromiter(bad, dtype=np.int64, count=len(bad)))
+    rest = ConstrainedUnionFind(cannot, exclusive)
+    refused = [i for i in order[walked[order]].tolist() if not rest.union(int(a[i]), int(b[i]))]
+    free = ~np.isin(label, np.fromiter(bad, dtype=np.int64, count=len(bad)))
+    roots = dict(zip(nodes[free].tolist(), label[free].tolist(), strict=True))
+    return Clusters(roots, rest), refused
+
+
 def _most_common(values: list[Any]) -> Any:
     """Most frequent value; ties go to the earliest (records are in id order)."""
     counts = Counter(values)
@@ -608,10 +703,7 @@ def _decide(
     # constrained_clusters' order (strongest first, then by ids) with numpy: no list of edge
     # tuples for a county's million pairs.
     sa, sb, sp, sw = a_arr[strong], b_arr[strong], pairs.p[strong], pairs.w[strong]
-    uf = ConstrainedUnionFind(cannot, (id_key, person_key))
-    refused = [
-        i for i in np.lexsort((sb, sa, -sp)).tolist() if not uf.union(int(sa[i]), int(sb[i]))
-    ]
+    uf, refused = cluster_edges(sa, sb, np.lexsort((sb, sa, -sp)), cannot, (id_key, person_key))
     result.refused = len(refused)
     review_pairs += [(int(sa[i]), int(sb[i]), float(sp[i]), float(sw[i])) for i in refused]
     members: dict[int, list[int]] = {}
