@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from operator import mul
 
 from yitu.core.errors import InvalidInputError
 
@@ -11,7 +12,11 @@ _CHECK = "10X98765432"
 
 
 def check_digit(first17: str) -> str:
-    return _CHECK[sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=True)) % 11]
+    if len(first17) != 17:
+        raise ValueError("the check digit is computed from 17 digits")
+    # map over the digits: a generator of products cost more than the rest of an ID's check
+    # when a county's 1.9 M imported rows are cleaned
+    return _CHECK[sum(map(mul, map(int, first17), _WEIGHTS)) % 11]
 
 
 def parse_id_number(value: str) -> tuple[str, date, str]:
