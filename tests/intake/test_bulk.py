@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from yitu.core.db import Database
-from yitu.intake.bulk import bulk_insert, bulk_update, reserve_ids
+from yitu.intake.bulk import bulk_insert, bulk_update, refresh_statistics, reserve_ids
 from yitu.people.models import Person
 
 
@@ -82,3 +82,26 @@ def test_bulk_update_sets_the_named_rows_only_and_rolls_back(demo_db: Database) 
     with demo_db.engine.connect() as conn:
         after = dict(conn.execute(select(Person.id, Person.phone).where(Person.id.in_(ids))).all())
     assert after == before  # nothing of a rolled-back transaction stays
+
+
+def test_refresh_statistics_analyses_on_postgresql_and_writes_nothing_on_sqlite(
+    demo_db: Database,
+) -> None:
+    table = Person.__table__
+    count = text(
+        "SELECT analyze_count + autoanalyze_count FROM pg_stat_user_tables "
+        "WHERE relname = 'people'"
+    )
+    postgresql = demo_db.dialect == "postgresql"
+    with demo_db.engine.connect() as conn:
+        before = conn.execute(count).scalar_one() if postgresql else 0
+    with demo_db.engine.begin() as conn:
+        refresh_statistics(conn, [table])
+    with demo_db.engine.connect() as conn:
+        if postgresql:
+            assert conn.execute(count).scalar_one() == before + 1
+        else:
+            stats = conn.execute(
+                text("SELECT count(*) FROM sqlite_master WHERE name LIKE 'sqlite_stat%'")
+            ).scalar_one()
+            assert stats == 0  # SQLite keeps planning without statistics

@@ -120,3 +120,15 @@ def bulk_update(
         cur.executemany(f"UPDATE {name} SET {sets} WHERE {quote(key)} = ?", rows)
     finally:
         cur.close()
+
+
+def refresh_statistics(conn: Connection, tables: Sequence[Table]) -> None:
+    """After bulk writes, PostgreSQL: ``ANALYZE`` the tables, so the statements that follow are
+    planned for their present size (autovacuum analyses a table some time after a load, or
+    never where it is off; an import's next file and the linkage come at once). SQLite plans
+    without statistics unless asked to keep them: nothing to do."""
+    if conn.dialect.name != "postgresql":
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    for table in tables:
+        conn.exec_driver_sql(f"ANALYZE {quote(table.name)}")

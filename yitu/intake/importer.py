@@ -24,18 +24,19 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Table, func, insert, select, update
 
 from yitu.access.models import JurisdictionNode, Level
 from yitu.core.db import Database
 from yitu.core.errors import InvalidInputError
 from yitu.intake.apply import FileLookups, apply_batch
-from yitu.intake.bulk import bulk_insert
+from yitu.intake.bulk import bulk_insert, refresh_statistics
 from yitu.intake.clean import AddressMatcher
 from yitu.intake.mapping import Mapping
 from yitu.intake.models import ImportBatch, ImportFile, Kind, Outcome, RowIssue, SourceRecord
 from yitu.intake.reader import file_hash, open_table
 from yitu.intake.rows import REJECT, CleanMemo, MemoEntries, RowCleaner, RowResult
+from yitu.registry.models import Organisation, PersonHouse
 
 DEFAULT_BATCH = 10_000
 Progress = Callable[[int, int], None]  # rows done, rows total
@@ -63,6 +64,15 @@ RECORD_DEFAULTS: dict[str, Any] = {
     "org_id": None,
     "target_id": None,
     "node_id": None,
+}
+
+
+# What an import of each kind writes in bulk (its statistics are refreshed after each file).
+WRITTEN: dict[Kind, tuple[Table, ...]] = {
+    Kind.PEOPLE: (SourceRecord.__table__, RowIssue.__table__),
+    Kind.HOUSES: (SourceRecord.__table__, RowIssue.__table__),
+    Kind.ORGANISATIONS: (SourceRecord.__table__, RowIssue.__table__, Organisation.__table__),
+    Kind.RELATIONS: (SourceRecord.__table__, RowIssue.__table__, PersonHouse.__table__),
 }
 
 
@@ -248,6 +258,7 @@ def import_file(
             .where(ImportFile.id == file_id)
             .values(complete=True, finished_at=now())
         )
+        refresh_statistics(conn, WRITTEN[mapping.kind])
     return result
 
 

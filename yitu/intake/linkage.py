@@ -50,7 +50,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from yitu.core.db import Database
-from yitu.intake.bulk import bulk_insert, bulk_update, reserve_ids
+from yitu.intake.bulk import bulk_insert, bulk_update, refresh_statistics, reserve_ids
 from yitu.intake.models import (
     Kind,
     Outcome,
@@ -592,6 +592,7 @@ def link_people(
     mark("score")
     with db.engine.begin() as conn:
         _decide(conn, df, pairs, settings, now(), result)
+        refresh_statistics(conn, (SourceRecord.__table__, Person.__table__, PersonSource.__table__))
     mark("decide")
     return result
 
