@@ -91,8 +91,9 @@ def bulk_update(
     rows: Iterable[Sequence[Any]],
 ) -> None:
     """Set ``columns`` on the rows of ``table`` named by ``key``: each of ``rows`` is the new
-    values in ``columns`` order, then the key's value. In the connection's transaction,
-    through the driver. SQLite: one prepared UPDATE run for tuples. PostgreSQL: the values
+    values in ``columns`` order, then the key's value, as the driver takes them (no column
+    type processing: plain ints and strings). In the connection's transaction, through the
+    driver. SQLite: one prepared UPDATE run for tuples. PostgreSQL: the values
     copied into a temporary table and one ``UPDATE … FROM`` (a million single-row UPDATEs
     sent one by one took the linkage most of its decision step there)."""
     quote = conn.dialect.identifier_preparer.quote
