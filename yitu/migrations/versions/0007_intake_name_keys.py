@@ -19,8 +19,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from yitu.intake.clean.names import name_key
-
 revision: str = "0007_intake_name_keys"
 down_revision: str | None = "0006_intake_no_kind_index"
 branch_labels: str | Sequence[str] | None = None
@@ -28,6 +26,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # Imported here, not at the top: Alembic loads every revision script on each upgrade.
+    from yitu.intake.clean.names import name_key
+
     bind = op.get_bind()
     # By id: ``name`` has no index, so one UPDATE per name would scan the table each time.
     changed = [
