@@ -496,11 +496,11 @@ def cluster_edges(
         cx = comp.get(x)
         if x != y and cx is not None and cx == comp.get(y):
             bad.add(cx)
-    edge_comp = label[np.searchsorted(nodes, a)]
-    walked = np.isin(edge_comp, np.fromiter(bad, dtype=np.int64, count=len(bad)))
+    bad_labels = np.fromiter(bad, dtype=np.int64, count=len(bad))
+    walked = np.isin(label[np.searchsorted(nodes, a)], bad_labels)  # per edge
     rest = ConstrainedUnionFind(cannot, exclusive)
     refused = [i for i in order[walked[order]].tolist() if not rest.union(int(a[i]), int(b[i]))]
-    free = ~np.isin(label, np.fromiter(bad, dtype=np.int64, count=len(bad)))
+    free = ~np.isin(label, bad_labels)  # per node
     roots = dict(zip(nodes[free].tolist(), label[free].tolist(), strict=True))
     return Clusters(roots, rest), refused
 
