@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Table, func, insert, select, update
 from yitu.access.models import JurisdictionNode, Level
 from yitu.core.db import Database
 from yitu.core.errors import InvalidInputError
+from yitu.core.heap import bulk_heap
 from yitu.intake.apply import FileLookups, apply_batch
 from yitu.intake.bulk import bulk_insert, refresh_statistics
 from yitu.intake.clean import AddressMatcher
@@ -200,6 +201,41 @@ def import_file(
         raise InvalidInputError("source must be 1–40 characters")
     if batch_size < 1:
         raise InvalidInputError("batch size must be at least 1")
+    # The file's rows, the matcher and the memo stay in memory to the end: the collector is
+    # kept off them, and off each batch's survivors (memo entries) once it is written.
+    with bulk_heap() as settle:
+        return _import_file(
+            db,
+            path,
+            mapping,
+            source,
+            matcher,
+            today,
+            now,
+            batch_size,
+            progress,
+            after_batch,
+            workers,
+            memo,
+            settle,
+        )
+
+
+def _import_file(
+    db: Database,
+    path: Path,
+    mapping: Mapping,
+    source: str,
+    matcher: AddressMatcher | None,
+    today: date,
+    now: Callable[[], datetime],
+    batch_size: int,
+    progress: Progress | None,
+    after_batch: Callable[[int], None] | None,
+    workers: int,
+    memo: CleanMemo | None,
+    settle: Callable[[], None],
+) -> FileResult:
     started = time.perf_counter()
     digest = file_hash(path)
     table = open_table(path, mapping.sheet, mapping.encoding)
@@ -244,6 +280,7 @@ def import_file(
         _write_batch(
             db, file_id, seq, results, source, mapping.kind, seen, root, today, now, lookups
         )
+        settle()
         waited = time.perf_counter()
         timings["write"] += waited - t
         result.batches_done += 1
@@ -301,12 +338,12 @@ def _cleaned(
     # The parent's objects moved out of the collector's reach before forking: a worker's
     # collection would otherwise write to every tracked object's header and so copy the
     # parent's whole heap (the address matcher, a county's lookups) into each worker.
+    # (import_file's bulk_heap unfreezes them when the file is done.)
     gc.freeze()
     try:
         with mp.get_context("fork").Pool(workers) as pool:
             yield from pool.imap(_clean_batch, batches)
     finally:
-        gc.unfreeze()
         _CLEANER = None
 
 

@@ -50,6 +50,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from yitu.core.db import Database
+from yitu.core.heap import bulk_heap
 from yitu.intake.bulk import bulk_insert, bulk_update, refresh_statistics, reserve_ids
 from yitu.intake.models import (
     Kind,
@@ -579,21 +580,25 @@ def link_people(
         if step:
             step(name)
 
-    with db.engine.connect() as conn:
-        df = _load(conn)
-    result.records = len(df)
-    result.pending = int((df["outcome"] == Outcome.PENDING.value).sum())
-    mark("load")
-    if result.pending == 0:
-        return result
-    pairs = score_pairs(_splink_table(df), settings) if len(df) > 1 else Pairs.empty()
-    result.pairs = len(pairs)
-    gc.collect()  # the splink linker and its DuckDB tables are garbage now: free them first
-    mark("score")
-    with db.engine.begin() as conn:
-        _decide(conn, df, pairs, settings, now(), result)
-        refresh_statistics(conn, (SourceRecord.__table__, Person.__table__, PersonSource.__table__))
-    mark("decide")
+    with bulk_heap() as settle:  # a county's records in memory: keep the collector off them
+        with db.engine.connect() as conn:
+            df = _load(conn)
+        result.records = len(df)
+        result.pending = int((df["outcome"] == Outcome.PENDING.value).sum())
+        mark("load")
+        if result.pending == 0:
+            return result
+        pairs = score_pairs(_splink_table(df), settings) if len(df) > 1 else Pairs.empty()
+        result.pairs = len(pairs)
+        gc.collect()  # the splink linker and its DuckDB tables are garbage now: free them first
+        settle()
+        mark("score")
+        with db.engine.begin() as conn:
+            _decide(conn, df, pairs, settings, now(), result)
+            refresh_statistics(
+                conn, (SourceRecord.__table__, Person.__table__, PersonSource.__table__)
+            )
+        mark("decide")
     return result
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from yitu.access.scope import SCOPE_KEY, UNRESTRICTED
 from yitu.core.db import Database
 from yitu.core.errors import InvalidInputError
+from yitu.core.heap import bulk_heap
 from yitu.intake.clean import AddressMatcher
 from yitu.intake.importer import DEFAULT_BATCH, FileResult, accounting, import_file
 from yitu.intake.linkage import LinkResult, LinkSettings, link_people
@@ -32,7 +33,9 @@ class RunResult:
 
 def build_matcher(db: Database) -> AddressMatcher:
     """The registry's address matcher (reads every standard address once)."""
-    with db.session(**{SCOPE_KEY: UNRESTRICTED}) as session:
+    # Millions of long-lived objects allocated at once: the collector would walk them over
+    # and over while they are built.
+    with bulk_heap(), db.session(**{SCOPE_KEY: UNRESTRICTED}) as session:
         return AddressMatcher.from_session(session)
 
 
