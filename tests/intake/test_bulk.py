@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Connection, func, insert, select, text
 
 from yitu.core.db import Database
-from yitu.intake.bulk import bulk_insert, bulk_update, refresh_statistics, reserve_ids
+from yitu.intake.bulk import (
+    bulk_insert,
+    bulk_page_cache,
+    bulk_update,
+    refresh_statistics,
+    reserve_ids,
+)
 from yitu.people.models import Person
 
 
@@ -89,8 +95,7 @@ def test_refresh_statistics_analyses_on_postgresql_and_writes_nothing_on_sqlite(
 ) -> None:
     table = Person.__table__
     count = text(
-        "SELECT analyze_count + autoanalyze_count FROM pg_stat_user_tables "
-        "WHERE relname = 'people'"
+        "SELECT analyze_count + autoanalyze_count FROM pg_stat_user_tables WHERE relname = 'people'"
     )
     postgresql = demo_db.dialect == "postgresql"
     with demo_db.engine.connect() as conn:
@@ -105,3 +110,49 @@ def test_refresh_statistics_analyses_on_postgresql_and_writes_nothing_on_sqlite(
                 text("SELECT count(*) FROM sqlite_master WHERE name LIKE 'sqlite_stat%'")
             ).scalar_one()
             assert stats == 0  # SQLite keeps planning without statistics
+
+
+def _cache_size(conn: Connection) -> int:
+    size = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    conn.commit()
+    return int(size)
+
+
+def test_bulk_page_cache_holds_across_transactions_and_is_restored(demo_db: Database) -> None:
+    with demo_db.engine.connect() as conn:
+        if conn.dialect.name != "sqlite":
+            with bulk_page_cache(conn, mib=64):
+                assert not conn.in_transaction()  # PostgreSQL: nothing set, nothing left open
+            return
+        before = _cache_size(conn)
+        with bulk_page_cache(conn, mib=64):
+            assert not conn.in_transaction()
+            for _ in range(2):  # each batch its own transaction on the same connection
+                with conn.begin():
+                    conn.execute(select(func.count()).select_from(Person.__table__))
+                assert _cache_size(conn) == -64 * 1024
+        assert _cache_size(conn) == before
+        assert not conn.in_transaction()
+
+
+def test_bulk_page_cache_is_restored_and_the_batch_rolled_back_on_error(
+    demo_db: Database,
+) -> None:
+    with demo_db.engine.connect() as conn:
+        people = conn.execute(select(func.count()).select_from(Person.__table__)).scalar_one()
+        conn.commit()
+        before = _cache_size(conn) if conn.dialect.name == "sqlite" else None
+        node = conn.execute(select(Person.node_id).limit(1)).scalar_one()
+        conn.commit()
+        try:
+            with bulk_page_cache(conn, mib=64):
+                conn.execute(insert(Person.__table__).values(**_person("戊", node, "")))
+                raise RuntimeError("crash inside the batch")
+        except RuntimeError:
+            pass
+        assert not conn.in_transaction()
+        if before is not None:
+            assert _cache_size(conn) == before
+        assert (
+            conn.execute(select(func.count()).select_from(Person.__table__)).scalar_one() == people
+        )

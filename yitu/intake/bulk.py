@@ -3,7 +3,8 @@ PostgreSQL alike."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, select, text
@@ -133,3 +134,32 @@ def refresh_statistics(conn: Connection, tables: Sequence[Table]) -> None:
     quote = conn.dialect.identifier_preparer.quote
     for table in tables:
         conn.exec_driver_sql(f"ANALYZE {quote(table.name)}")
+
+
+BULK_CACHE_MIB = 256
+
+
+@contextmanager
+def bulk_page_cache(conn: Connection, mib: int = BULK_CACHE_MIB) -> Iterator[None]:
+    """SQLite: a page cache of ``mib`` MiB on this connection for the block (SQLite's default
+    is 2 MiB), the previous size restored after it. Bulk writes put rows at random places of
+    county-sized indexes (a record's row key, a relation's person, house and grid code); with
+    the default cache nearly every such page is read again from the OS for each batch. The
+    cache survives the block's transactions because no other connection writes in between.
+    Measured on a county's first relations file: writes 37.3 s with the default, 34.8 s with
+    64 MiB, 32.0–33.3 s with 256 MiB, 32.3 s with 1 GiB. PostgreSQL: nothing (the server's
+    shared buffers). Leaves no transaction open."""
+    sqlite = conn.dialect.name == "sqlite"
+    before = 0
+    if sqlite:
+        before = int(conn.exec_driver_sql("PRAGMA cache_size").scalar_one())
+        conn.exec_driver_sql(f"PRAGMA cache_size=-{int(mib) * 1024}")
+        conn.commit()  # SQLAlchemy began a transaction for the pragma: the block begins its own
+    try:
+        yield
+    finally:
+        if conn.in_transaction():  # the block failed (or left work uncommitted): not kept
+            conn.rollback()
+        if sqlite:
+            conn.exec_driver_sql(f"PRAGMA cache_size={before}")
+            conn.commit()

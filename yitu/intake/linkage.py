@@ -51,7 +51,13 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from yitu.core.db import Database
 from yitu.core.heap import bulk_heap
-from yitu.intake.bulk import bulk_insert, bulk_update, refresh_statistics, reserve_ids
+from yitu.intake.bulk import (
+    bulk_insert,
+    bulk_page_cache,
+    bulk_update,
+    refresh_statistics,
+    reserve_ids,
+)
 from yitu.intake.models import (
     Kind,
     Outcome,
@@ -593,7 +599,7 @@ def link_people(
         gc.collect()  # the splink linker and its DuckDB tables are garbage now: free them first
         settle()
         mark("score")
-        with db.engine.begin() as conn:
+        with db.engine.connect() as conn, bulk_page_cache(conn), conn.begin():
             _decide(conn, df, pairs, settings, now(), result)
             refresh_statistics(
                 conn, (SourceRecord.__table__, Person.__table__, PersonSource.__table__)
