@@ -34,7 +34,13 @@ def run(
         Path | None, typer.Option(help="write rejected rows here (.csv/.xlsx)")
     ] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
-    workers: Annotated[int, typer.Option(help="processes cleaning rows in parallel")] = 2,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="processes cleaning rows in parallel (1: in this process; more pays only "
+            "beyond two cores, at about 1 GB each for a county)"
+        ),
+    ] = 1,
     merge_at: Annotated[
         float, typer.Option(help="match probability from which records are merged")
     ] = 0.99,
