@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from datetime import date
 
 import pytest
 from hypothesis import given
@@ -22,6 +23,8 @@ from yitu.intake.clean.address import (
     village_core,
 )
 from yitu.intake.clean.text import chinese_number
+from yitu.intake.mapping import parse_mapping
+from yitu.intake.rows import CleanMemo, RowCleaner
 from yitu.intake.synth import (
     SOURCES,
     AddressNoise,
@@ -285,3 +288,36 @@ def test_synthetic_urban_spellings_parse_back(
         assert got.town == town, text
     if got.village is not None:  # the core alone when it names two divisions (张集)
         assert got.village in (village, village_core(village)), text
+
+
+def test_the_cleaner_matches_each_parsed_address_once(
+    demo_db: Database, matcher: AddressMatcher
+) -> None:
+    """Spellings that parse to the same parts are matched once (``CleanMemo.places``), with the
+    very result matching each spelling on its own gives."""
+    calls: list[AddressParts] = []
+
+    class Counting(AddressMatcher):
+        def match(self, parts: AddressParts):  # type: ignore[no-untyped-def]
+            calls.append(parts)
+            return super().match(parts)
+
+    counting = Counting.__new__(Counting)
+    counting.__dict__.update(matcher.__dict__)
+    mapping = parse_mapping({"kind": "people", "columns": {"name": "姓名", "address": "住址"}})
+    memo = CleanMemo()
+    cleaner = RowCleaner(mapping, ["姓名", "住址"], "test", counting, date(2026, 11, 27), {}, memo)
+    data = read_county(demo_db)
+    texts = [
+        r.values[src.columns["address"]]
+        for src in SOURCES
+        for r in source_rows(src, data, seed=5)
+        if r.values[src.columns["address"]]
+    ]
+    distinct_parts = {p.value for p in map(parse_address, set(texts)) if p.value is not None}
+    assert len(distinct_parts) < len(set(texts))  # the sources spell one place many ways
+    for text in texts:
+        match, _town = cleaner.address(text)
+        assert match == matcher.match_text(text)[1], text
+    assert len(calls) == len(set(calls)) == len(distinct_parts)
+    assert set(memo.places) == distinct_parts
