@@ -4,6 +4,7 @@ PostgreSQL (``YITU_TEST_DATABASE_URL``), real subprocess killed with SIGKILL."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -29,6 +30,7 @@ from yitu.core.errors import ConflictError
 from yitu.demo.generate import Demo
 from yitu.demo.load import load
 from yitu.intake import review
+from yitu.intake.apply import linked_people, name_birth_key
 from yitu.intake.evaluate import evaluate, read_truth
 from yitu.intake.importer import accounting
 from yitu.intake.linkage import (
@@ -577,3 +579,51 @@ def _pending_item(conn: Connection, a: int, b: int) -> int:
         )
         .returning(ReviewItem.id)
     ).scalar_one()
+
+
+def test_linked_people_maps_numbers_and_unambiguous_name_birth_keys(linked) -> None:
+    """The relations' person lookups against a plain reading of the same rows: registry
+    numbers, then linked records' numbers; a name key + birth date shared by two people is
+    left out."""
+    db = linked[0]
+    with db.engine.begin() as conn:
+        rows = conn.execute(
+            select(
+                SourceRecord.id,
+                SourceRecord.id_number,
+                SourceRecord.name_key,
+                SourceRecord.birth_date,
+                SourceRecord.person_id,
+            )
+            .where(SourceRecord.kind == "people", SourceRecord.person_id.is_not(None))
+            .order_by(SourceRecord.id)
+        ).all()
+        # Two records of different people given one name key and birth date (rolled back).
+        a, b = next(
+            (r, s)
+            for r, s in itertools.pairwise(rows)
+            if r.person_id != s.person_id and r.birth_date and s.birth_date and r.name_key
+        )
+        conn.execute(
+            update(SourceRecord)
+            .where(SourceRecord.id == b.id)
+            .values(name_key=a.name_key, birth_date=a.birth_date)
+        )
+        by_number, by_name = linked_people(conn)
+        expected_number = dict(
+            conn.execute(select(Person.id_number, Person.id).where(Person.id_number != "")).all()
+        )
+        owners: dict[str, set[int]] = {}
+        for r in rows:
+            name_key, birth = (
+                (a.name_key, a.birth_date) if r.id == b.id else (r.name_key, r.birth_date)
+            )
+            if r.id_number:
+                expected_number[r.id_number] = r.person_id
+            if name_key and birth is not None:
+                owners.setdefault(name_birth_key(name_key, birth), set()).add(r.person_id)
+        conn.rollback()
+    assert by_number == expected_number
+    assert by_name == {k: min(v) for k, v in owners.items() if len(v) == 1}
+    assert name_birth_key(a.name_key, a.birth_date) not in by_name
+    assert len(by_name) > 100

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Select, String, and_, func, insert, select, type_coerce, update
 
 from yitu.intake.bulk import bulk_insert, reserve_ids
 from yitu.intake.models import Kind, Outcome, SourceRecord
@@ -142,36 +142,53 @@ def linked_people(conn: Connection) -> tuple[dict[str, int], dict[str, int]]:
     """Person id by ID number (registry people, then linked records) and by name key + ISO
     birth date (``name_birth_key``; keys two people share are left out: two people of the
     same name born the same day are not guessed between). Per batch, ``id_number`` and
-    ``name_key`` have no index to look up by, so one scan of the people records serves a
-    file, both maps at once, rows fetched through the driver's cursor (a county's 1.1 M rows;
-    grouping them in the database instead was slower: SQLite sorts them)."""
+    ``name_key`` have no index to look up by, so two scans of the people records serve a
+    file, through the driver's cursor (a county's 1.1 M rows), the name key built by the
+    database (grouping there instead was slower: SQLite sorts them)."""
+    linked = and_(SourceRecord.kind == Kind.PEOPLE.value, SourceRecord.person_id.is_not(None))
     by_number: dict[str, int] = dict(
-        conn.execute(select(Person.id_number, Person.id).where(Person.id_number != "")).all()
+        _fetch(conn, select(Person.id_number, Person.id).where(Person.id_number != ""))
     )
-    by_name: dict[str, int | None] = {}
-    sql = str(
-        select(SourceRecord.id_number, SourceRecord.name_key, SourceRecord.birth_date)
-        .add_columns(SourceRecord.person_id)
-        .where(SourceRecord.kind == Kind.PEOPLE.value, SourceRecord.person_id.is_not(None))
-        .compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    by_number.update(
+        _fetch(
+            conn,
+            select(SourceRecord.id_number, SourceRecord.person_id).where(
+                linked, SourceRecord.id_number != ""
+            ),
+        )
     )
+    # SQLite keeps a date as ISO text; PostgreSQL's text form depends on DateStyle: to_char.
+    born = (
+        func.to_char(SourceRecord.birth_date, "YYYY-MM-DD")
+        if conn.dialect.name == "postgresql"
+        else type_coerce(SourceRecord.birth_date, String)
+    )
+    by_name: dict[str, int] = {}
+    ambiguous: set[str] = set()
+    for key, pid in _fetch(
+        conn,
+        select(SourceRecord.name_key + "|" + born, SourceRecord.person_id).where(
+            linked, SourceRecord.name_key != "", SourceRecord.birth_date.is_not(None)
+        ),
+    ):
+        if by_name.setdefault(key, pid) != pid:
+            ambiguous.add(key)  # two people
+    for key in ambiguous:
+        del by_name[key]
+    return by_number, by_name
+
+
+def _fetch(conn: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
+    """All rows of ``query`` as the driver's tuples (no SQLAlchemy row per record)."""
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     driver = conn.connection.driver_connection
     assert driver is not None
     cur = driver.cursor()
     try:
         cur.execute(sql)
-        while rows := cur.fetchmany(50_000):
-            for number, key, birth, pid in rows:
-                if number:
-                    by_number[number] = pid
-                if key and birth is not None:
-                    # SQLite hands dates back as ISO text, PostgreSQL as dates
-                    k = f"{key}|{birth}"
-                    if by_name.setdefault(k, pid) != pid:
-                        by_name[k] = None  # two people: ambiguous
+        return cur.fetchall()
     finally:
         cur.close()
-    return by_number, {k: v for k, v in by_name.items() if v is not None}
 
 
 def name_birth_key(name_key: str, birth: date) -> str:
