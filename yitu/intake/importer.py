@@ -204,101 +204,80 @@ def import_file(
     # The file's rows, the matcher and the memo stay in memory to the end: the collector is
     # kept off them, and off each batch's survivors (memo entries) once it is written.
     with bulk_heap() as settle:
-        return _import_file(
-            db,
-            path,
-            mapping,
-            source,
-            matcher,
-            today,
-            now,
-            batch_size,
-            progress,
-            after_batch,
-            workers,
-            memo,
-            settle,
-        )
-
-
-def _import_file(
-    db: Database,
-    path: Path,
-    mapping: Mapping,
-    source: str,
-    matcher: AddressMatcher | None,
-    today: date,
-    now: Callable[[], datetime],
-    batch_size: int,
-    progress: Progress | None,
-    after_batch: Callable[[int], None] | None,
-    workers: int,
-    memo: CleanMemo | None,
-    settle: Callable[[], None],
-) -> FileResult:
-    started = time.perf_counter()
-    digest = file_hash(path)
-    table = open_table(path, mapping.sheet, mapping.encoding)
-    mapping.indexes(table.header)  # a missing column is an error before anything is written
-    data = list(table.rows)
-    read_s = time.perf_counter() - started
-    with db.engine.begin() as conn:
-        file_id, complete, batch_size = _file_row(
-            conn, source, mapping, path, digest, len(data), batch_size, now()
-        )
-        committed = conn.execute(
-            select(func.count()).select_from(ImportBatch).where(ImportBatch.file_id == file_id)
-        ).scalar_one()
-        root = county_node_id(conn)
-        towns = town_names(conn)
-        seen = known_hashes(conn, source, mapping.kind) if not complete else set()
-    result = FileResult(file_id, path.name, mapping.kind.value, rows=len(data))
-    timings = result.timings
-    timings.update(read=read_s, clean=0.0, address=0.0, write=0.0, wait=0.0)
-    if complete:
-        result.already_imported = True
+        started = time.perf_counter()
+        digest = file_hash(path)
+        table = open_table(path, mapping.sheet, mapping.encoding)
+        mapping.indexes(table.header)  # a missing column is an error before anything is written
+        data = list(table.rows)
+        read_s = time.perf_counter() - started
+        with db.engine.begin() as conn:
+            file_id, complete, batch_size = _file_row(
+                conn, source, mapping, path, digest, len(data), batch_size, now()
+            )
+            committed = conn.execute(
+                select(func.count()).select_from(ImportBatch).where(ImportBatch.file_id == file_id)
+            ).scalar_one()
+            root = county_node_id(conn)
+            towns = town_names(conn)
+            seen = known_hashes(conn, source, mapping.kind) if not complete else set()
+        result = FileResult(file_id, path.name, mapping.kind.value, rows=len(data))
+        timings = result.timings
+        timings.update(read=read_s, clean=0.0, address=0.0, write=0.0, wait=0.0)
+        if complete:
+            result.already_imported = True
+            result.batches_skipped = committed
+            return result
+        cleaner = RowCleaner(mapping, table.header, source, matcher, today, towns, memo)
+        batches = [data[i : i + batch_size] for i in range(0, len(data), batch_size)]
         result.batches_skipped = committed
-        return result
-    cleaner = RowCleaner(mapping, table.header, source, matcher, today, towns, memo)
-    batches = [data[i : i + batch_size] for i in range(0, len(data), batch_size)]
-    result.batches_skipped = committed
-    done_rows = sum(len(b) for b in batches[:committed])
-    if progress:
-        progress(done_rows, len(data))
-    lookups = FileLookups()
-    # One connection for the file's batches (each its own transaction), with a bulk page cache.
-    with db.engine.connect() as conn, bulk_page_cache(conn):
-        waited = time.perf_counter()
-        for seq, (results, clean_s, address_s, new) in zip(
-            range(committed, len(batches)),
-            _cleaned(cleaner, batches[committed:], workers),
-            strict=True,
-        ):
-            t = time.perf_counter()
-            timings["wait"] += t - waited
-            timings["clean"] += clean_s
-            timings["address"] += address_s
-            cleaner.memo.merge(new)  # a worker's results: the next file's workers start with them
-            _write_batch(
-                conn, file_id, seq, results, source, mapping.kind, seen, root, today, now, lookups
-            )
-            settle()
+        done_rows = sum(len(b) for b in batches[:committed])
+        if progress:
+            progress(done_rows, len(data))
+        lookups = FileLookups()
+        # One connection for the file's batches (each its own transaction), with a bulk page cache.
+        with db.engine.connect() as conn, bulk_page_cache(conn):
             waited = time.perf_counter()
-            timings["write"] += waited - t
-            result.batches_done += 1
-            done_rows += len(results)
-            if progress:
-                progress(done_rows, len(data))
-            if after_batch:
-                after_batch(seq)
-        with conn.begin():
-            conn.execute(
-                update(ImportFile)
-                .where(ImportFile.id == file_id)
-                .values(complete=True, finished_at=now())
-            )
-            refresh_statistics(conn, WRITTEN[mapping.kind])
-    return result
+            for seq, (results, clean_s, address_s, new) in zip(
+                range(committed, len(batches)),
+                _cleaned(cleaner, batches[committed:], workers),
+                strict=True,
+            ):
+                t = time.perf_counter()
+                timings["wait"] += t - waited
+                timings["clean"] += clean_s
+                timings["address"] += address_s
+                # a worker's results: the next file's workers start with them
+                cleaner.memo.merge(new)
+                _write_batch(
+                    conn,
+                    file_id,
+                    seq,
+                    results,
+                    source,
+                    mapping.kind,
+                    seen,
+                    root,
+                    today,
+                    now,
+                    lookups,
+                )
+                settle()
+                waited = time.perf_counter()
+                timings["write"] += waited - t
+                result.batches_done += 1
+                done_rows += len(results)
+                if progress:
+                    progress(done_rows, len(data))
+                if after_batch:
+                    after_batch(seq)
+            with conn.begin():
+                conn.execute(
+                    update(ImportFile)
+                    .where(ImportFile.id == file_id)
+                    .values(complete=True, finished_at=now())
+                )
+                refresh_statistics(conn, WRITTEN[mapping.kind])
+        return result
 
 
 _CLEANER: RowCleaner | None = None  # the forked workers' cleaner (inherited, not pickled)
