@@ -8,11 +8,12 @@ already recorded), ``accepted`` when it creates one, ``rejected`` when it cannot
 from __future__ import annotations
 
 from datetime import date
+from itertools import chain
 from typing import Any
 
-from sqlalchemy import Connection, Select, String, and_, func, insert, select, type_coerce, update
+from sqlalchemy import Connection, String, and_, func, insert, select, type_coerce, update
 
-from yitu.intake.bulk import bulk_insert, reserve_ids
+from yitu.intake.bulk import bulk_insert, driver_rows, reserve_ids
 from yitu.intake.models import Kind, Outcome, SourceRecord
 from yitu.intake.rows import REJECT, RowIssue, RowResult
 from yitu.people.models import Person
@@ -147,14 +148,18 @@ def linked_people(conn: Connection) -> tuple[dict[str, int], dict[str, int]]:
     database (grouping there instead was slower: SQLite sorts them)."""
     linked = and_(SourceRecord.kind == Kind.PEOPLE.value, SourceRecord.person_id.is_not(None))
     by_number: dict[str, int] = dict(
-        _fetch(conn, select(Person.id_number, Person.id).where(Person.id_number != ""))
+        chain.from_iterable(
+            driver_rows(conn, select(Person.id_number, Person.id).where(Person.id_number != ""))
+        )
     )
     by_number.update(
-        _fetch(
-            conn,
-            select(SourceRecord.id_number, SourceRecord.person_id).where(
-                linked, SourceRecord.id_number != ""
-            ),
+        chain.from_iterable(
+            driver_rows(
+                conn,
+                select(SourceRecord.id_number, SourceRecord.person_id).where(
+                    linked, SourceRecord.id_number != ""
+                ),
+            )
         )
     )
     # SQLite keeps a date as ISO text; PostgreSQL's text form depends on DateStyle: to_char.
@@ -165,30 +170,19 @@ def linked_people(conn: Connection) -> tuple[dict[str, int], dict[str, int]]:
     )
     by_name: dict[str, int] = {}
     ambiguous: set[str] = set()
-    for key, pid in _fetch(
-        conn,
-        select(SourceRecord.name_key + "|" + born, SourceRecord.person_id).where(
-            linked, SourceRecord.name_key != "", SourceRecord.birth_date.is_not(None)
-        ),
+    for key, pid in chain.from_iterable(
+        driver_rows(
+            conn,
+            select(SourceRecord.name_key + "|" + born, SourceRecord.person_id).where(
+                linked, SourceRecord.name_key != "", SourceRecord.birth_date.is_not(None)
+            ),
+        )
     ):
         if by_name.setdefault(key, pid) != pid:
             ambiguous.add(key)  # two people
     for key in ambiguous:
         del by_name[key]
     return by_number, by_name
-
-
-def _fetch(conn: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
-    """All rows of ``query`` as the driver's tuples (no SQLAlchemy row per record)."""
-    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    cur = driver.cursor()
-    try:
-        cur.execute(sql)
-        return cur.fetchall()
-    finally:
-        cur.close()
 
 
 def name_birth_key(name_key: str, birth: date) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, select, text
+from sqlalchemy import Connection, Select, Table, func, select, text
 
 
 def _scalar_defaults(table: Table) -> dict[str, Any]:
@@ -56,6 +56,24 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     cur = driver.cursor()
     try:
         cur.executemany(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", values)
+    finally:
+        cur.close()
+
+
+def driver_rows(
+    conn: Connection, query: Select[Any], chunk: int = 50_000
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows of ``query`` as the driver's plain tuples, ``chunk`` at a time, through its own
+    cursor in the connection's transaction: for reads of a county's million records, where a
+    SQLAlchemy row per record costs more than the query."""
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    cur = driver.cursor()
+    try:
+        cur.execute(sql)
+        while rows := cur.fetchmany(chunk):
+            yield rows
     finally:
         cur.close()
 

@@ -55,6 +55,7 @@ from yitu.intake.bulk import (
     bulk_insert,
     bulk_page_cache,
     bulk_update,
+    driver_rows,
     refresh_statistics,
     reserve_ids,
 )
@@ -149,12 +150,7 @@ def _load(conn: Connection, chunk: int = 50_000) -> pd.DataFrame:
     tuples, a frame built column by column per chunk (SQLAlchemy rows cost more than the frame:
     pandas probes each row's attributes), integers as int64/Int64."""
     names = [c.key for c in COLUMNS]
-    sql = str(
-        select(*COLUMNS)
-        .where(SourceRecord.kind == Kind.PEOPLE.value)
-        .order_by(SourceRecord.id)
-        .compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
-    )
+    query = select(*COLUMNS).where(SourceRecord.kind == Kind.PEOPLE.value).order_by(SourceRecord.id)
     dates: dict[Any, date | None] = {None: None}  # SQLite returns ISO text: parsed once each
 
     def as_date(v: Any) -> date | None:
@@ -163,24 +159,17 @@ def _load(conn: Connection, chunk: int = 50_000) -> pd.DataFrame:
             got = dates[v] = v if isinstance(v, date) else date.fromisoformat(v)
         return got  # type: ignore[return-value]
 
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    cur = driver.cursor()
     parts = []
-    try:
-        cur.execute(sql)
-        while rows := cur.fetchmany(chunk):
-            columns = dict(zip(names, (list(c) for c in zip(*rows, strict=True)), strict=True))
-            for col in ("birth_date", "observed_on"):
-                columns[col] = [as_date(v) for v in columns[col]]
-            part = pd.DataFrame(columns)
-            for col in _INTS:
-                part[col] = part[col].astype("int64")
-            for col in _NULLABLE_INTS:
-                part[col] = part[col].astype("Int64")
-            parts.append(part)
-    finally:
-        cur.close()
+    for rows in driver_rows(conn, query, chunk):
+        columns = dict(zip(names, (list(c) for c in zip(*rows, strict=True)), strict=True))
+        for col in ("birth_date", "observed_on"):
+            columns[col] = [as_date(v) for v in columns[col]]
+        part = pd.DataFrame(columns)
+        for col in _INTS:
+            part[col] = part[col].astype("int64")
+        for col in _NULLABLE_INTS:
+            part[col] = part[col].astype("Int64")
+        parts.append(part)
     if not parts:
         return pd.DataFrame(columns=names)
     df = pd.concat(parts, ignore_index=True)
