@@ -82,6 +82,9 @@ def _digits_birth(candidate: str | None, today: date) -> date | None:
     return clean_date(candidate[6:14], "birth_date", latest=today).value
 
 
+Place = tuple[AddressMatch | None, str]  # an address's match (or None) and its town name
+
+
 @dataclass
 class CleanMemo:
     """The costly pure rules' results by input text — address parse + match (with its town)
@@ -90,11 +93,11 @@ class CleanMemo:
     workers send back what they computed (``take_new``) and the importer ``merge``s it, so the
     next file's workers start with it. Valid for one database (one address registry)."""
 
-    addresses: dict[str, tuple[AddressMatch | None, str]] = field(default_factory=dict)
+    addresses: dict[str, Place] = field(default_factory=dict)
     names: dict[str, tuple[Cleaned[str], str]] = field(default_factory=dict)
     # The match by parsed parts: a county's 1.95 M address cells are 1.0 M distinct texts but
     # only 318 000 distinct parts (prefixes, spacing, 栋/幢/号楼 and numerals spelled apart).
-    places: dict[AddressParts, tuple[AddressMatch | None, str]] = field(default_factory=dict)
+    places: dict[AddressParts, Place] = field(default_factory=dict)
     limit: int = 3_000_000  # entries per dict (~1 KB each at most): memory stays bounded
 
     def merge(self, new: MemoEntries) -> None:
@@ -105,7 +108,6 @@ class CleanMemo:
                     memo.setdefault(key, value)
 
 
-Place = tuple[AddressMatch | None, str]  # the match (or None) and the town name
 MemoEntries = tuple[
     list[tuple[str, Place]],
     list[tuple[str, tuple[Cleaned[str], str]]],
@@ -157,7 +159,7 @@ class RowCleaner:
         new, self._new = self._new, ([], [], [])
         return new
 
-    def address(self, raw: str) -> tuple[AddressMatch | None, str]:
+    def address(self, raw: str) -> Place:
         """(match or None, town name) for an address text."""
         hit = self.memo.addresses.get(raw)
         if hit is None:
